@@ -1,0 +1,1 @@
+"""Bench: run exported artifacts on each runtime, for parity, accuracy and latency."""

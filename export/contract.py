@@ -1,0 +1,152 @@
+"""The model contract: everything an app or a benchmark needs to feed an artifact and read it.
+
+One JSON file beside every exported artifact (`<artifact>.json`), read by `seg-bench` and by
+the Android demo. Nothing downstream guesses layouts, normalization or thresholds.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Literal
+
+from train.atomic import write_text_atomic
+from train.errors import UserError
+
+SCHEMA_VERSION = 1
+CONTRACT_SUFFIX = ".json"
+
+Format = Literal["onnx", "tflite", "coreml"]
+Precision = Literal["fp32", "fp16", "int8"]
+Layout = Literal["NCHW", "NHWC"]
+DType = Literal["float32", "float16", "int8", "uint8"]
+OutputKind = Literal["logits", "probability"]
+
+
+@dataclass
+class Quantization:
+    """real = scale * (q - zero_point)."""
+
+    scale: float
+    zero_point: int
+
+
+@dataclass
+class TensorSpec:
+    name: str
+    shape: list[int]
+    layout: Layout
+    dtype: DType = "float32"
+    quantization: Quantization | None = None
+
+    @property
+    def height_width(self) -> tuple[int, int]:
+        if self.layout == "NCHW":
+            return self.shape[2], self.shape[3]
+        return self.shape[1], self.shape[2]
+
+
+@dataclass
+class Preprocess:
+    """RGB pixels -> resize (bilinear, half-pixel centres, no antialias) -> /pixel_scale -> (x-mean)/std."""
+
+    mean: list[float]
+    std: list[float]
+    pixel_scale: float = 255.0
+    color_order: Literal["RGB"] = "RGB"
+    resize: Literal["bilinear"] = "bilinear"
+
+
+@dataclass
+class Postprocess:
+    """Output channel 0 is `channel_meaning`; person where sigmoid(logit) > threshold.
+
+    Masks for the original image: resize the logits bilinearly to its size, then threshold.
+    """
+
+    kind: OutputKind = "logits"
+    threshold: float = 0.5
+    channel_meaning: str = "person"
+    resize: Literal["bilinear"] = "bilinear"
+
+
+@dataclass
+class Source:
+    """Where the weights came from: the checkpoint and what it was trained on."""
+
+    encoder: str
+    checkpoint: str | None
+    checkpoint_sha256: str | None
+    trained: bool
+    dataset: str | None = None
+    person_class: int | None = None
+    epoch: int | None = None
+    metrics: dict[str, float] = field(default_factory=dict)
+
+
+@dataclass
+class ModelContract:
+    format: Format
+    precision: Precision
+    artifact: str  # file name, relative to the contract
+    input: TensorSpec
+    output: TensorSpec
+    preprocess: Preprocess
+    postprocess: Postprocess
+    source: Source
+    tools: dict[str, str] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+    schema_version: int = SCHEMA_VERSION
+
+    @property
+    def input_hw(self) -> tuple[int, int]:
+        return self.input.height_width
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), indent=2) + "\n"
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "ModelContract":
+        try:
+            if data.get("schema_version") != SCHEMA_VERSION:
+                raise UserError(f"contract schema {data.get('schema_version')} is not {SCHEMA_VERSION}")
+            tensors = {}
+            for key in ("input", "output"):
+                spec = dict(data[key])
+                quant = spec.pop("quantization", None)
+                tensors[key] = TensorSpec(**spec, quantization=Quantization(**quant) if quant else None)
+            return cls(
+                format=data["format"],
+                precision=data["precision"],
+                artifact=data["artifact"],
+                input=tensors["input"],
+                output=tensors["output"],
+                preprocess=Preprocess(**data["preprocess"]),
+                postprocess=Postprocess(**data["postprocess"]),
+                source=Source(**data["source"]),
+                tools=dict(data.get("tools", {})),
+                notes=list(data.get("notes", [])),
+            )
+        except (KeyError, TypeError) as err:
+            raise UserError(f"malformed model contract: {err}") from None
+
+
+def contract_path(artifact: str | Path) -> Path:
+    """The contract of `model.tflite` is `model.tflite.json` (also for `.mlpackage` folders)."""
+    artifact = Path(artifact)
+    return artifact.with_name(artifact.name + CONTRACT_SUFFIX)
+
+
+def write_contract(contract: ModelContract, artifact: str | Path) -> Path:
+    return write_text_atomic(contract_path(artifact), contract.to_json())
+
+
+def read_contract(artifact: str | Path) -> ModelContract:
+    path = contract_path(artifact)
+    if not path.is_file():
+        raise UserError(f"no model contract beside {artifact} (expected {path})")
+    try:
+        data = json.loads(path.read_text())
+    except json.JSONDecodeError as err:
+        raise UserError(f"model contract {path} is not valid JSON: {err}") from None
+    return ModelContract.from_dict(data)

@@ -1,0 +1,128 @@
+"""Checkpoints: weights plus everything export needs, written atomically, read defensively."""
+from __future__ import annotations
+
+import hashlib
+import platform
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .atomic import atomic_path
+from .errors import UserError
+from .zoo import Normalization, build_unet, short_name
+
+CHECKPOINT_FORMAT = "seg-train-checkpoint/1"
+
+
+@dataclass
+class CheckpointMeta:
+    encoder: str  # smp encoder name
+    imgsz: tuple[int, int]  # (H, W) the model was trained at
+    normalization: Normalization
+    person_class: int | None  # label id of "person" in the source dataset (None for 0/1 masks)
+    dataset: str  # "camvid" or "folder"
+    data_dir: str
+    epoch: int  # epochs completed
+    metrics: dict[str, float] = field(default_factory=dict)  # validation metrics of this epoch
+    best_metric: float = float("-inf")  # best val IoU so far in the run
+    encoder_weights: str | None = None
+    recipe: dict[str, Any] = field(default_factory=dict)
+    versions: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def encoder_short(self) -> str:
+        return short_name(self.encoder)
+
+
+def package_versions() -> dict[str, str]:
+    import segmentation_models_pytorch as smp
+    import timm
+    import torch
+
+    return {"python": platform.python_version(), "torch": torch.__version__, "smp": smp.__version__, "timm": timm.__version__}
+
+
+def save_checkpoint(path: str | Path, model, meta: CheckpointMeta, *, optimizer=None, scheduler=None,
+                    scaler=None, history: list[dict] | None = None) -> Path:
+    """Write atomically: a crash mid-write never leaves a truncated checkpoint under `path`."""
+    import torch
+
+    model = getattr(model, "module", model)  # unwrap DDP
+    model = getattr(model, "_orig_mod", model)  # unwrap torch.compile
+    payload = {
+        "format": CHECKPOINT_FORMAT,
+        "meta": {**asdict(meta), "normalization": asdict(meta.normalization)},
+        "model": {k: v.detach().cpu() for k, v in model.state_dict().items()},
+        "optimizer": optimizer.state_dict() if optimizer is not None else None,
+        "scheduler": scheduler.state_dict() if scheduler is not None else None,
+        "scaler": scaler.state_dict() if scaler is not None else None,
+        "history": history or [],
+    }
+    with atomic_path(path) as tmp:
+        torch.save(payload, tmp)
+    return Path(path)
+
+
+@dataclass
+class Checkpoint:
+    path: Path
+    meta: CheckpointMeta
+    state: dict  # the whole payload (model, optimizer, scheduler, history)
+
+    def build_model(self):
+        """The U-Net with these weights, in eval mode on CPU."""
+        model = build_unet(self.meta.encoder)
+        model.load_state_dict(self.state["model"])
+        return model.eval()
+
+    @property
+    def history(self) -> list[dict]:
+        return list(self.state.get("history") or [])
+
+    def sha256(self) -> str:
+        return file_sha256(self.path)
+
+
+def load_checkpoint(path: str | Path, expect_encoder: str | None = None) -> Checkpoint:
+    """Read a checkpoint; refuse corrupt files and ones whose encoder is not `expect_encoder`."""
+    import torch
+
+    path = Path(path)
+    if not path.is_file():
+        raise UserError(f"checkpoint not found: {path}")
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=False)
+    except Exception as err:
+        raise UserError(f"checkpoint {path} is corrupt or unreadable ({type(err).__name__})") from None
+    if not isinstance(state, dict) or state.get("format") != CHECKPOINT_FORMAT:
+        raise UserError(f"{path} is not a seg-train checkpoint")
+    raw = dict(state["meta"])
+    raw["normalization"] = Normalization(**{k: tuple(v) if isinstance(v, list) else v
+                                            for k, v in raw["normalization"].items()})
+    raw["imgsz"] = tuple(raw["imgsz"])
+    meta = CheckpointMeta(**raw)
+    if expect_encoder is not None and expect_encoder != meta.encoder:
+        raise UserError(
+            f"checkpoint {path} holds a {meta.encoder} U-Net, not {expect_encoder}"
+        )
+    return Checkpoint(path, meta, state)
+
+
+def file_sha256(path: str | Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def find_best_checkpoint(encoder: str, runs_dir: str | Path = "runs/train") -> Path | None:
+    """The newest `best.pt` under `runs_dir` that holds this encoder (what seg-train leaves)."""
+    candidates = sorted(Path(runs_dir).glob("**/best.pt"), key=lambda p: p.stat().st_mtime, reverse=True)
+    for path in candidates:
+        try:
+            if load_checkpoint(path).meta.encoder == encoder:
+                return path
+        except UserError:
+            continue
+    return None

@@ -1,0 +1,144 @@
+"""Person-segmentation datasets in the two layouts the field ships, with clear errors for bad data.
+
+- CamVid layout: `{split}/images/*`, `{split}/labels/*.png` holding class indices; the person
+  target is one class id (9 = Pedestrian).
+- EG1800-style folders: `{split}/images/*`, `{split}/masks/*.png` with 0/1 or 0/255 masks.
+Images and labels are matched by file stem.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from .errors import UserError
+from .zoo import Normalization
+
+IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".webp"}
+LAYOUTS = {"camvid": "labels", "folder": "masks"}
+CAMVID_PEDESTRIAN = 9
+
+
+@dataclass(frozen=True)
+class Sample:
+    image: Path
+    label: Path
+
+
+def list_samples(root: str | Path, split: str, layout: str) -> list[Sample]:
+    """Pair images with labels by stem and check every pair's header; raise naming bad files."""
+    if layout not in LAYOUTS:
+        raise UserError(f"unknown dataset layout {layout!r}: use {' or '.join(LAYOUTS)}")
+    split_dir = Path(root) / split
+    image_dir, label_dir = split_dir / "images", split_dir / LAYOUTS[layout]
+    for folder in (image_dir, label_dir):
+        if not folder.is_dir():
+            raise UserError(f"missing folder {folder} (expected the {layout} layout: {split}/images, {split}/{LAYOUTS[layout]})")
+    images = {p.stem: p for p in sorted(image_dir.iterdir()) if p.suffix.lower() in IMAGE_SUFFIXES}
+    if not images:
+        raise UserError(f"split {split!r} is empty: no images in {image_dir}")
+    labels = {p.stem: p for p in sorted(label_dir.iterdir()) if p.suffix.lower() == ".png"}
+    orphans = sorted(set(images) - set(labels))
+    if orphans:
+        shown = ", ".join(images[s].name for s in orphans[:5])
+        more = f" and {len(orphans) - 5} more" if len(orphans) > 5 else ""
+        raise UserError(f"{len(orphans)} image(s) in {image_dir} have no {LAYOUTS[layout][:-1]} in {label_dir}: {shown}{more}")
+    samples = [Sample(images[s], labels[s]) for s in sorted(images)]
+    for sample in samples:
+        _check_pair(sample)
+    return samples
+
+
+def _image_size(path: Path) -> tuple[int, int]:
+    try:
+        with Image.open(path) as img:
+            return img.size
+    except Exception as err:
+        raise UserError(f"unreadable file {path}: {err}") from None
+
+
+def _check_pair(sample: Sample) -> None:
+    image_size, label_size = _image_size(sample.image), _image_size(sample.label)
+    if image_size != label_size:
+        raise UserError(
+            f"mask {sample.label} is {label_size[0]}x{label_size[1]} but its image {sample.image.name} "
+            f"is {image_size[0]}x{image_size[1]}"
+        )
+
+
+def read_rgb(path: Path) -> np.ndarray:
+    try:
+        with Image.open(path) as img:
+            return np.asarray(img.convert("RGB"))
+    except Exception as err:
+        raise UserError(f"unreadable file {path}: {err}") from None
+
+
+def read_person_mask(path: Path, person_class: int | None) -> np.ndarray:
+    """HxW uint8 0/1 person mask. `person_class` None means a 0/1 or 0/255 mask."""
+    try:
+        with Image.open(path) as img:
+            label = np.asarray(img.convert("L") if img.mode not in ("L", "P", "I") else img)
+    except Exception as err:
+        raise UserError(f"unreadable file {path}: {err}") from None
+    if person_class is not None:
+        return (label == person_class).astype(np.uint8)
+    return (label > (127 if label.max() > 1 else 0)).astype(np.uint8)
+
+
+def train_transform(height: int, width: int):
+    """Flip, scale-crop and colour jitter (albumentations), ending at the training size."""
+    import albumentations as A
+
+    return A.Compose([
+        A.HorizontalFlip(p=0.5),
+        A.RandomResizedCrop(size=(height, width), scale=(0.5, 1.0), ratio=(0.6, 1.7)),
+        A.ColorJitter(brightness=0.2, contrast=0.2, saturation=0.2, hue=0.02, p=0.8),
+    ])
+
+
+def eval_transform(height: int, width: int):
+    import albumentations as A
+    import cv2
+
+    return A.Compose([A.Resize(height, width, interpolation=cv2.INTER_LINEAR, mask_interpolation=cv2.INTER_NEAREST)])
+
+
+class PersonDataset:
+    """torch-style dataset: (normalized CHW float32 image, 1xHxW float32 mask)."""
+
+    def __init__(self, samples: list[Sample], person_class: int | None, transform, norm: Normalization):
+        self.samples, self.person_class, self.transform = samples, person_class, transform
+        self.mean = np.asarray(norm.mean, np.float32) * norm.pixel_scale
+        self.std = np.asarray(norm.std, np.float32) * norm.pixel_scale
+
+    def __len__(self) -> int:
+        return len(self.samples)
+
+    def __getitem__(self, index: int):
+        import torch
+
+        sample = self.samples[index]
+        out = self.transform(image=read_rgb(sample.image), mask=read_person_mask(sample.label, self.person_class))
+        image = (out["image"].astype(np.float32) - self.mean) / self.std
+        return (torch.from_numpy(image.transpose(2, 0, 1).copy()),
+                torch.from_numpy(out["mask"][None].astype(np.float32)))
+
+
+def person_class_for(layout: str, person_class: int | None) -> int | None:
+    """CamVid labels need a class id (default Pedestrian); folder masks are already binary."""
+    if layout == "camvid":
+        return CAMVID_PEDESTRIAN if person_class is None else person_class
+    return None
+
+
+def make_dataset(root, split: str, layout: str, imgsz: tuple[int, int], norm: Normalization, *,
+                 person_class: int | None = None, augment: bool = False, limit: int | None = None) -> PersonDataset:
+    h, w = imgsz
+    if h % 32 or w % 32:
+        raise UserError(f"image size {h}x{w} must be a multiple of 32 (the U-Net downsamples 5 times)")
+    samples = list_samples(root, split, layout)[:limit]
+    transform = train_transform(h, w) if augment else eval_transform(h, w)
+    return PersonDataset(samples, person_class_for(layout, person_class), transform, norm)
