@@ -78,6 +78,7 @@ class Source:
     checkpoint: str | None
     checkpoint_sha256: str | None
     trained: bool
+    init_seed: int | None = None  # for untrained exports: torch.manual_seed used before building
     dataset: str | None = None
     person_class: int | None = None
     epoch: int | None = None

@@ -1,0 +1,75 @@
+"""Shared fixtures: real data from ../shared/data, one small trained model, its exports.
+
+Everything is small (EfficientNet-B0 at 128x128, a few images) so the suite stays fast on 2 cores.
+"""
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+DATA = Path(os.environ.get("SEG_DATA", ROOT.parent / "shared" / "data"))
+SMALL = (128, 128)
+
+
+def _need(path: Path) -> Path:
+    if not path.is_dir():
+        pytest.skip(f"dataset not found at {path} (set SEG_DATA)")
+    return path
+
+
+@pytest.fixture(scope="session")
+def ccp_dir() -> Path:
+    return _need(DATA / "ccp")
+
+
+@pytest.fixture(scope="session")
+def camvid_dir() -> Path:
+    return _need(DATA / "camvid")
+
+
+@pytest.fixture(scope="session")
+def trained_checkpoint(ccp_dir, tmp_path_factory) -> Path:
+    """EfficientNet-B0 U-Net trained 3 short epochs on 24 CCP images at 128x128 (best.pt)."""
+    from train.cli import main
+
+    out = tmp_path_factory.mktemp("train") / "effb0-ccp"
+    rc = main(["--encoder", "efficientnet-b0", "--data", str(ccp_dir), "--imgsz", *map(str, SMALL),
+               "--epochs", "3", "--batch", "4", "--lr", "1e-3", "--limit-train", "24", "--limit-val", "8",
+               "--workers", "0", "--no-progress", "--out", str(out)])
+    assert rc == 0
+    return out / "best.pt"
+
+
+@pytest.fixture(scope="session")
+def exported(trained_checkpoint, ccp_dir, tmp_path_factory):
+    """exported(fmt, precision) -> artifact path, converted once per session from trained_checkpoint.
+
+    Calibration for int8 uses a few real CCP training images.
+    """
+    from export.api import export_model
+
+    out_dir = tmp_path_factory.mktemp("export")
+    cache: dict[tuple[str, str], Path] = {}
+
+    def get(fmt: str, precision: str = "fp32") -> Path:
+        key = (fmt, precision)
+        if key not in cache:
+            cache[key] = export_model(trained_checkpoint, "efficientnet-b0", fmt, precision, out_dir=out_dir,
+                                      calib_dir=ccp_dir / "train" / "images", calib_count=16)
+        return cache[key]
+
+    return get
+
+
+@pytest.fixture
+def copy_tree(tmp_path):
+    """Copy a (small) folder into tmp_path, for tests that damage data."""
+    def copy(src: Path, name: str) -> Path:
+        dst = tmp_path / name
+        shutil.copytree(src, dst)
+        return dst
+    return copy
