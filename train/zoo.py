@@ -123,7 +123,8 @@ def load_encoder_file(model, path: Path) -> None:
     head = {k for k in state if k.split(".")[0] in ("fc", "classifier", "_fc")}
     for key in head:
         state.pop(key)
-    missing, unexpected = model.encoder.load_state_dict(state, strict=False)
+    # smp encoders override load_state_dict and return None; call the base method for the key report.
+    missing, unexpected = torch.nn.Module.load_state_dict(model.encoder, state, strict=False)
     if missing or unexpected:
         raise UserError(
             f"encoder weights {path} do not fit {model.encoder.__class__.__name__}: "
