@@ -207,3 +207,19 @@ def test_corrupt_checkpoint_is_refused(tmp_path):
     bad.write_bytes(b"\x00garbage")
     with pytest.raises(Exception, match="corrupt"):
         load_checkpoint(bad)
+
+
+def test_torchrun_ddp_on_cpu(ccp_dir, tmp_path):
+    """The DDP path (torchrun, gloo on CPU) trains and only rank 0 writes the run."""
+    import subprocess
+    import sys
+
+    out = tmp_path / "ddp"
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", "29517",
+           "-m", "train.cli", "--encoder", "efficientnet-b0", "--data", str(ccp_dir), "--epochs", "1",
+           "--out", str(out), "--device", "cpu", *TINY]
+    done = subprocess.run(cmd, capture_output=True, text=True, timeout=300, cwd=Path(__file__).parents[1])
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.count("epoch 1:") == 1  # one rank reports and writes
+    ckpt = load_checkpoint(out / "last.pt")
+    assert ckpt.meta.epoch == 1 and ckpt.history[0]["images_per_s"] > 0

@@ -66,3 +66,7 @@ def main(argv: list[str] | None = None) -> int:
     if trainer.dist.main and last:
         print(f"seg-train: best val IoU {trainer.best:.4f}; checkpoints in {out} (best.pt, last.pt), curves.png, history.csv")
     return 0
+
+
+if __name__ == "__main__":  # `torchrun --nproc_per_node N -m train.cli ...` for multi-GPU (DDP)
+    raise SystemExit(main())

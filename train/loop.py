@@ -161,7 +161,9 @@ class Trainer:
         import torch
         from tqdm import tqdm
 
-        self.net.train(train)
+        # Validation runs on rank 0 alone: use the bare model, since a DDP forward would wait for the other ranks.
+        net = self.net if train else self.model
+        net.train(train)
         total_loss, seen, stats = 0.0, 0, []
         bar = tqdm(loader, desc=desc, leave=False, disable=not (self.cfg.progress and self.dist.main), unit="batch")
         with torch.set_grad_enabled(train):
@@ -171,7 +173,7 @@ class Trainer:
                 if self.cuda:
                     images = images.contiguous(memory_format=torch.channels_last)
                 with torch.autocast(self.device.type, dtype=self.amp_dtype, enabled=self.cuda):
-                    logits = self.net(images)
+                    logits = net(images)
                     loss = self.loss_fn(logits.float(), masks)
                 if train:
                     self.optimizer.zero_grad(set_to_none=True)
