@@ -1,0 +1,146 @@
+"""`seg-study`: the study end to end - train, export every format, bench every runtime, tables beside the paper's.
+
+It only runs the three commands (`seg-train`, `seg-export`, `seg-bench`) one after another and collects what
+they write, so each stage stays independent. Presets:
+  quick  the README's main job: EfficientNet-B0 at 128x128 on a CCP subset for 3 epochs (minutes on a CPU);
+         without a dataset it exports untrained weights and measures latency only, and says so.
+  cpu    all three encoders on CCP and CamVid at a reduced size and epoch count (hours on 2 CPU cores).
+  study  the study's recipe and sizes (512x512 portraits, 352x480 CamVid, 150 epochs): for a CUDA GPU.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from train.errors import UserError, cli_entry
+
+DATASETS = {"ccp": "folder", "camvid": "camvid"}  # folder name under --data-root -> seg-train --dataset
+
+
+@dataclass(frozen=True)
+class Preset:
+    encoders: tuple[str, ...]
+    datasets: tuple[str, ...]
+    imgsz: dict[str, tuple[int, int]]
+    epochs: int
+    train_args: tuple[str, ...] = ()
+    export_args: tuple[str, ...] = ()
+    bench_args: tuple[str, ...] = ()
+    backends: str = "torch-cpu,ort-cpu,tflite"
+    note: str = ""
+    untrained_imgsz: tuple[int, int] = (256, 256)
+
+
+STUDY = ("resnext50", "resnet152", "efficientnet-b0")
+PRESETS = {
+    "quick": Preset(("efficientnet-b0",), ("ccp",), {"ccp": (128, 128)}, 3,
+                    ("--lr", "1e-3", "--limit-train", "160", "--limit-val", "40"),
+                    ("--calib-count", "32"), ("--limit", "24", "--runs", "20", "--warmup", "3"),
+                    note="reduced CPU demo: EfficientNet-B0, 128x128, 160 CCP images, 3 epochs, lr 1e-3, from scratch"),
+    "cpu": Preset(STUDY, ("ccp", "camvid"), {"ccp": (160, 160), "camvid": (192, 256)}, 12,
+                  ("--lr", "1e-3", "--lr-step", "6"), ("--calib-count", "100"), ("--runs", "30", "--warmup", "5"),
+                  note="reduced CPU run: 12 epochs, lr 1e-3 halved every 6, from scratch, 160x160 CCP / 192x256 CamVid"),
+    "study": Preset(STUDY, ("ccp", "camvid"), {"ccp": (512, 512), "camvid": (352, 480)}, 150, (),
+                    ("--calib-count", "300"), ("--runs", "100", "--warmup", "20"),
+                    backends="all", note="the study's recipe: Dice, Adam 1e-4 halved every 50 epochs, batch 8, 150 epochs"),
+}
+
+
+def _tool(name: str) -> str:
+    """The console script beside this interpreter (the venv's), so PATH need not be set."""
+    local = Path(sys.executable).with_name(name)
+    found = str(local) if local.exists() else shutil.which(name)
+    if not found:
+        raise UserError(f"{name} is not installed (run: bash .ci/install)")
+    return found
+
+
+class Steps:
+    """Runs each command, echoing it, and keeps a log of what ran, how long it took and how it ended."""
+
+    def __init__(self, out: Path):
+        self.out, self.rows = out, []
+
+    def run(self, label: str, cmd: list[str]) -> bool:
+        print(f"\n=== {label}\n$ {' '.join(cmd)}", flush=True)
+        start = time.perf_counter()
+        rc = subprocess.call(cmd)
+        seconds = time.perf_counter() - start
+        self.rows.append({"step": label, "command": " ".join(cmd), "rc": rc, "seconds": round(seconds, 1)})
+        (self.out / "steps.json").write_text(json.dumps(self.rows, indent=2) + "\n")
+        if rc != 0:
+            print(f"seg-study: {label} exited {rc}; going on with the other steps", file=sys.stderr)
+        return rc == 0
+
+
+def run_dataset(steps: Steps, preset: Preset, dataset: str, root: Path | None, out: Path, args) -> None:
+    encoders = args.encoders or preset.encoders
+    export_root, bench_out = out / "export" / dataset, out / "bench" / dataset
+    have_data = root is not None and (root / "train").is_dir()
+    for encoder in encoders:
+        checkpoint: list[str] = []
+        if have_data:
+            run_dir = out / "train" / f"{encoder}-{dataset}"
+            h, w = preset.imgsz[dataset]
+            resume = ["--resume"] if (run_dir / "last.pt").exists() else []
+            if args.skip_train and (run_dir / "best.pt").exists():
+                print(f"seg-study: using the existing {run_dir / 'best.pt'} (--skip-train)")
+            else:
+                steps.run(f"train {encoder} on {dataset}", [
+                    _tool("seg-train"), "--encoder", encoder, "--data", str(root), "--dataset", DATASETS[dataset],
+                    "--imgsz", str(h), str(w), "--epochs", str(preset.epochs), "--out", str(run_dir),
+                    "--no-progress", *preset.train_args, *resume])
+            if not (run_dir / "best.pt").exists():
+                continue
+            checkpoint = ["--checkpoint", str(run_dir / "best.pt")]
+        else:
+            h, w = preset.untrained_imgsz
+            checkpoint = ["--imgsz", str(h), str(w)]
+        steps.run(f"export {encoder} ({dataset})", [
+            _tool("seg-export"), "--encoder", encoder, "--format", "all", "--out", str(export_root / encoder),
+            "--force", *checkpoint, *preset.export_args])
+    data = ["--data", str(root), "--split", "test"] if have_data else []
+    steps.run(f"bench {dataset}", [
+        _tool("seg-bench"), "--encoder", ",".join(encoders), "--artifacts", str(export_root), "--backend", preset.backends,
+        "--out", str(bench_out), "--no-progress", *data, *preset.bench_args])
+    steps.run(f"paper tables {dataset}", [_tool("seg-bench"), "--paper", "--results", str(bench_out / "results.json"),
+                                          "--out", str(bench_out)])
+
+
+@cli_entry("seg-study")
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="seg-study", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--preset", choices=list(PRESETS), default="quick")
+    p.add_argument("--data-root", type=Path, default=Path("../shared/data"),
+                   help="folder holding ccp/ and camvid/ (a missing one: untrained export, latency only)")
+    p.add_argument("--encoders", nargs="+", default=None, help="override the preset's encoders")
+    p.add_argument("--datasets", nargs="+", choices=list(DATASETS), default=None, help="override the preset's datasets")
+    p.add_argument("--out", type=Path, default=None, help="default runs/study/PRESET")
+    p.add_argument("--skip-train", action="store_true", help="reuse existing best.pt files instead of training")
+    args = p.parse_args(argv)
+    preset = PRESETS[args.preset]
+    out = args.out or Path("runs/study") / args.preset
+    out.mkdir(parents=True, exist_ok=True)
+    steps = Steps(out)
+    print(f"seg-study: preset {args.preset} ({preset.note}) -> {out}")
+    for dataset in args.datasets or preset.datasets:
+        root = args.data_root / dataset
+        if not (root / "train").is_dir():
+            print(f"seg-study: no dataset at {root}: exporting untrained weights; latency and parity only, no IoU")
+        run_dataset(steps, preset, dataset, root if root.is_dir() else None, out, args)
+    failed = [r["step"] for r in steps.rows if r["rc"] != 0]
+    print(f"\nseg-study: {len(steps.rows) - len(failed)}/{len(steps.rows)} steps ok; results under {out} "
+          f"(bench/*/report.md, bench/*/results.csv, train/*/curves.png)")
+    if failed:
+        print(f"seg-study: failed steps: {', '.join(failed)}", file=sys.stderr)
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
