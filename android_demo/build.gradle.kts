@@ -1,0 +1,4 @@
+// Top-level build file: plugin versions live in gradle/libs.versions.toml.
+plugins {
+    alias(libs.plugins.android.application) apply false
+}

@@ -1,0 +1,62 @@
+"""LiteRT (TFLite) interpreter on the host, XNNPACK delegate (the interpreter's default), `--threads`."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from export.contract import ModelContract
+from train.errors import UserError
+
+from .base import Backend
+
+
+class TFLite(Backend):
+    name = "tflite"
+    formats = ("tflite",)
+
+    def available(self) -> str | None:
+        try:
+            import ai_edge_litert.interpreter  # noqa: F401
+        except ImportError:
+            return "ai-edge-litert is not installed (pip install ai-edge-litert)"
+        return None
+
+    def load(self, artifact: Path, contract: ModelContract, precision: str = "fp32") -> None:
+        from ai_edge_litert.interpreter import Interpreter
+
+        self.threads = self.options.cpu_threads
+        try:
+            self.interpreter = Interpreter(model_path=str(artifact), num_threads=self.threads)
+            self.interpreter.allocate_tensors()
+        except (ValueError, RuntimeError) as err:
+            raise UserError(f"LiteRT cannot load {artifact.name}: {str(err).splitlines()[0]}") from None
+        inputs, outputs = self.interpreter.get_input_details(), self.interpreter.get_output_details()
+        # tensor names differ between converter versions: address them by index, checked against the contract
+        self.input = _only_match(inputs, contract.input.shape, contract.input.dtype, "input", artifact)
+        self.output = _only_match(outputs, contract.output.shape, contract.output.dtype, "output", artifact)
+
+    def prepare(self, x):
+        self.interpreter.set_tensor(self.input["index"], x)
+
+    def infer(self, staged):
+        self.interpreter.invoke()
+
+    def fetch(self, output):
+        return self.interpreter.get_tensor(self.output["index"])
+
+    def versions(self) -> dict[str, str]:
+        import ai_edge_litert
+
+        return {"ai-edge-litert": getattr(ai_edge_litert, "__version__", "?")}
+
+    def close(self) -> None:
+        self.interpreter = None
+
+
+def _only_match(details: list[dict], shape: list[int], dtype: str, what: str, artifact: Path) -> dict:
+    matches = [d for d in details if list(d["shape"]) == list(shape) and np.dtype(d["dtype"]) == np.dtype(dtype)]
+    if len(matches) != 1:
+        found = ", ".join(f"{list(d['shape'])} {np.dtype(d['dtype'])}" for d in details)
+        raise UserError(f"{artifact.name}: the contract's {what} is {shape} {dtype}, the model has {found}")
+    return matches[0]

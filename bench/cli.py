@@ -1,0 +1,280 @@
+"""`seg-bench`: run exported person-segmentation models on each runtime and measure latency, memory,
+IoU against ground truth and parity with the PyTorch model they came from."""
+from __future__ import annotations
+
+import argparse
+import shlex
+import socket
+import sys
+from datetime import datetime, timezone
+from pathlib import Path
+
+from train.errors import UserError, cli_entry
+
+from .backends import BACKENDS, BackendOptions, make_backend
+from .foreign import OUTPUT_KINDS, ForeignFlags
+
+PRECISIONS = ("fp32", "fp16", "bf16", "int8")
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(prog="seg-bench", description=__doc__,
+                                formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    what = p.add_mutually_exclusive_group(required=True)
+    what.add_argument("--encoder", help="resnext50, resnet152, efficientnet-b0 (comma-separated) or 'all': "
+                                        "its exported artifacts (see --artifacts)")
+    what.add_argument("--model", type=Path, action="append", help="any .onnx/.tflite/.mlpackage (repeatable)")
+    what.add_argument("--paper", action="store_true", help="print the study's Tables 3, 4, 5 beside ours (from --results)")
+    p.add_argument("--backend", default="auto",
+                   help=f"'auto' (every one that can run here), 'all' (unavailable ones become rows saying why), "
+                        f"or a comma-separated list of: {', '.join(BACKENDS)}")
+    p.add_argument("--precision", default="all", help=f"'all' or a comma-separated list of {', '.join(PRECISIONS)}")
+    p.add_argument("--artifacts", type=Path, default=None,
+                   help="artifact folder (one encoder), or the folder holding one per encoder (default runs/export)")
+    p.add_argument("--checkpoint", type=Path, default=None, help="PyTorch reference for parity (foreign models)")
+    data = p.add_argument_group("images")
+    data.add_argument("--data", type=Path, default=None, help="dataset root with SPLIT/images and masks/ or labels/")
+    data.add_argument("--split", default="test")
+    data.add_argument("--layout", choices=["camvid", "folder"], default=None, help="default: from the folder names")
+    data.add_argument("--person-class", type=int, default=None, help="person class id in CamVid labels (default 9)")
+    data.add_argument("--images", type=Path, default=None, help="unlabelled photos for parity when there is no --data")
+    data.add_argument("--limit", type=int, default=None, help="use the first N images (default all of --data, 8 otherwise)")
+    timing = p.add_argument_group("timing")
+    timing.add_argument("--runs", type=int, default=30, help="timed inferences per row")
+    timing.add_argument("--warmup", type=int, default=5, help="untimed inferences before them")
+    timing.add_argument("--threads", type=int, default=None, help="CPU threads (default: every core)")
+    timing.add_argument("--no-parity", action="store_true", help="skip the comparison with the PyTorch model")
+    gpu = p.add_argument_group("GPU backends")
+    gpu.add_argument("--channels-last", action="store_true", help="torch: NHWC memory format")
+    gpu.add_argument("--compile", default=None, choices=["default", "reduce-overhead", "max-autotune"],
+                     help="torch-cuda: torch.compile mode")
+    gpu.add_argument("--cuda-graphs", action="store_true", help="torch-cuda / ort-cuda: capture once, replay")
+    gpu.add_argument("--trt-fp16", action="store_true", help="ort-trt: allow fp16 TensorRT kernels")
+    android = p.add_argument_group("android (TFLite benchmark_model over adb)")
+    android.add_argument("--benchmark-model", type=Path, default=None, help="benchmark_model binary built for the phone")
+    android.add_argument("--serial", action="append", default=[], help="device serial (repeatable; default every device)")
+    android.add_argument("--use-gpu", action="store_true")
+    android.add_argument("--use-nnapi", action="store_true")
+    android.add_argument("--use-xnnpack", action=argparse.BooleanOptionalAction, default=None)
+    foreign = p.add_argument_group("foreign models (no contract beside them)")
+    foreign.add_argument("--input-size", type=int, nargs=2, metavar=("H", "W"), default=None)
+    foreign.add_argument("--input-layout", choices=["NCHW", "NHWC"], default=None)
+    foreign.add_argument("--mean", type=float, nargs=3, default=None)
+    foreign.add_argument("--std", type=float, nargs=3, default=None)
+    foreign.add_argument("--pixel-scale", type=float, default=255.0)
+    foreign.add_argument("--output-kind", choices=OUTPUT_KINDS, default="logits")
+    foreign.add_argument("--threshold", type=float, default=0.5)
+    out = p.add_argument_group("outputs")
+    out.add_argument("--out", type=Path, default=Path("runs/bench"), help="folder for the report and pictures")
+    out.add_argument("--json", type=Path, default=None, help="results JSON (default OUT/results.json)")
+    out.add_argument("--csv", type=Path, default=None, help="results CSV (default OUT/results.csv)")
+    out.add_argument("--results", type=Path, default=None, help="--paper: results JSON to read (default OUT/results.json)")
+    out.add_argument("--overlays", type=int, default=3, help="images per model in the overlay figure (0: none)")
+    out.add_argument("--no-plots", action="store_true")
+    out.add_argument("--no-progress", action="store_true")
+    return p.parse_args(argv)
+
+
+def _check(args: argparse.Namespace) -> None:
+    for name, low in (("runs", 1), ("warmup", 0), ("threads", 1), ("limit", 1), ("overlays", 0)):
+        value = getattr(args, name)
+        if value is not None and value < low:
+            raise UserError(f"--{name} must be at least {low}")
+    if not 0 < args.threshold < 1:
+        raise UserError("--threshold must be between 0 and 1")
+    if args.data is not None and not args.data.is_dir():
+        raise UserError(f"dataset folder not found: {args.data}")
+
+
+def _backend_names(spec: str) -> tuple[list[str], bool]:
+    """(names, explicit): 'auto' and 'all' expand; a list is checked against the table."""
+    if spec in ("auto", "all"):
+        return list(BACKENDS), spec == "all"
+    names = [n.strip() for n in spec.split(",") if n.strip()]
+    unknown = [n for n in names if n not in BACKENDS]
+    if unknown or not names:
+        raise UserError(f"unknown backend {', '.join(unknown) or spec!r}: use auto, all or {', '.join(BACKENDS)}")
+    return names, True
+
+
+def _precisions(spec: str) -> set[str] | None:
+    if spec == "all":
+        return None
+    wanted = {p.strip() for p in spec.split(",") if p.strip()}
+    if not wanted or wanted - set(PRECISIONS):
+        raise UserError(f"unknown precision {', '.join(sorted(wanted - set(PRECISIONS))) or spec!r}: use all or {', '.join(PRECISIONS)}")
+    return wanted
+
+
+def _options(args: argparse.Namespace) -> BackendOptions:
+    return BackendOptions(threads=args.threads, channels_last=args.channels_last, torch_compile=args.compile,
+                          cuda_graphs=args.cuda_graphs, trt_fp16=args.trt_fp16, benchmark_model=args.benchmark_model,
+                          serials=args.serial, use_gpu=args.use_gpu, use_nnapi=args.use_nnapi,
+                          use_xnnpack=args.use_xnnpack, runs=args.runs, warmup=args.warmup)
+
+
+def _model_groups(args: argparse.Namespace) -> list[tuple[str, list, str | None]]:
+    """(label, [(artifact, contract)], problem) per encoder or for the --model files."""
+    from train.zoo import STUDY_ENCODERS, short_name, smp_encoder_name
+
+    from .jobs import find_artifacts, load_models
+
+    flags = ForeignFlags(tuple(args.input_size) if args.input_size else None, args.input_layout,
+                         tuple(args.mean) if args.mean else None, tuple(args.std) if args.std else None,
+                         args.pixel_scale, args.output_kind, args.threshold)
+    if args.model:
+        return [("models", load_models(args.model, flags, args.checkpoint), None)]
+    encoders = list(STUDY_ENCODERS) if args.encoder == "all" else [e.strip() for e in args.encoder.split(",")]
+    shorts = [short_name(smp_encoder_name(e)) for e in encoders]
+    groups = []
+    for short in shorts:
+        if args.artifacts is None:
+            folder = Path("runs/export") / short
+        else:
+            folder = args.artifacts if len(shorts) == 1 else args.artifacts / short
+        found = find_artifacts(folder)
+        problem = None if found else (f"no exported artifacts in {folder} "
+                                      f"(run: seg-export --encoder {short} --format all)")
+        groups.append((short, load_models(found, flags, args.checkpoint) if found else [], problem))
+    return groups
+
+
+def _images(args: argparse.Namespace, contracts: list):
+    from .images import dataset_images, photo_images, photos_near, synthetic_images
+
+    if args.data is not None:
+        return dataset_images(args.data, args.split, args.layout, args.person_class, args.limit)
+    if args.images is not None:
+        return photo_images(args.images, args.limit or 8)
+    folder = photos_near([c.source.checkpoint for c in contracts])
+    if folder is not None:
+        return photo_images(folder, args.limit or 8)
+    sizes = [c.input_hw for c in contracts]
+    return synthetic_images(args.limit or 8, max(sizes) if sizes else (512, 512))
+
+
+@cli_entry("seg-bench")
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    from rich.console import Console
+
+    # a pipe or log file gets a wide table rather than one folded to 80 columns
+    console = Console() if sys.stdout.isatty() else Console(width=240)
+    log = Console(stderr=True)
+    if args.paper:
+        return _paper(args, console)
+    _check(args)
+    names, explicit = _backend_names(args.backend)
+    precisions = _precisions(args.precision)
+    options = _options(args)
+    groups = _model_groups(args)
+    from .jobs import Job, build_jobs
+
+    reasons = {name: make_backend(name, options).available() for name in names}
+    if not explicit:
+        names = [n for n in names if reasons[n] is None]
+    jobs: list[Job] = []
+    for label, models, problem in groups:
+        if problem:
+            jobs.append(Job("-", label, label, problem=problem))
+        else:
+            jobs += build_jobs(models, names, precisions, reasons, explicit=explicit)
+    if not jobs:
+        raise UserError("nothing to measure: no backend here runs these models (try --backend all to see why)")
+    images = _images(args, [c for _, models, _ in groups for _, c in models])
+    log.print(f"seg-bench: {len(jobs)} measurement(s); images: {images.description}")
+    if not images.has_truth and any(not j.problem and not BACKENDS[j.backend].self_timed for j in jobs):
+        log.print("seg-bench: no --data: latency and parity only; IoU against ground truth needs --data DIR")
+    outcomes = _run(jobs, options, images, args, log)
+    command = "seg-bench " + shlex.join(sys.argv[1:] if argv is None else argv)
+    return _report(outcomes, images, args, command, console, log)
+
+
+def _run(jobs, options, images, args, log) -> list:
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from .reference import ReferenceLogits
+    from .results import Result
+    from .runner import Outcome, Settings, measure, measure_on_devices
+
+    settings = Settings(runs=args.runs, warmup=args.warmup, previews=args.overlays, parity=not args.no_parity)
+    references, outcomes = ReferenceLogits(), []
+    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+    with Progress(*columns, console=log, transient=True, disable=args.no_progress) as progress:
+        task = progress.add_task("rows", total=len(jobs))
+        for job in jobs:
+            name = f"{job.model} on {job.backend} {job.precision}"
+            progress.update(task, description=name)
+            if job.problem:
+                result = Result(model=job.model, backend=job.backend, precision=job.precision or "-",
+                                encoder=job.encoder, status=job.problem_status, reason=job.problem)
+                outcomes.append(Outcome(result))
+            else:
+                backend = make_backend(job.backend, options)
+                if backend.self_timed:
+                    outcomes += measure_on_devices(job, backend, images)
+                else:
+                    step = lambda what: progress.update(task, description=f"{name}: {what}")  # noqa: E731
+                    outcomes.append(measure(job, backend, images, settings, references, step))
+            last = outcomes[-1].result
+            if args.no_progress:
+                log.print(f"  {name}: {last.status}{' - ' + last.reason if last.reason else ''}")
+            progress.advance(task)
+    return outcomes
+
+
+def _report(outcomes, images, args, command, console, log) -> int:
+    from train.atomic import write_text_atomic
+
+    from .backends.base import cpu_name
+    from .plots import overlay_figure, pareto_plot
+    from .report import markdown, print_table
+    from .results import FAILED, write_csv, write_json
+
+    results = [o.result for o in outcomes]
+    meta = {"command": command,
+            "timestamp": datetime.now(timezone.utc).isoformat(timespec="seconds"), "host": f"{socket.gethostname()}, {cpu_name()}",
+            "images": images.description, "runs": args.runs, "warmup": args.warmup}
+    out = args.out
+    json_path, csv_path = args.json or out / "results.json", args.csv or out / "results.csv"
+    write_json(results, json_path, meta)
+    write_csv(results, csv_path)
+    pictures = []
+    if not args.no_plots:
+        pictures.append(pareto_plot(results, out / "pareto.png"))
+        if args.overlays:
+            columns = _overlay_columns(outcomes)
+            pictures.append(overlay_figure(columns, images, out / "overlays.png"))
+    pictures = [p for p in pictures if p is not None]
+    report = write_text_atomic(out / "report.md", markdown(results, meta, pictures, out))
+    print_table(results, console)
+    log.print(f"seg-bench: wrote {json_path}, {csv_path}, {report}" + "".join(f", {p}" for p in pictures))
+    ok = sum(r.ok for r in results)
+    failed = sum(r.status == FAILED for r in results)
+    return 1 if failed or not ok else 0
+
+
+def _overlay_columns(outcomes) -> list:
+    """One column per model file (its first host row with masks), PyTorch rows included."""
+    columns, seen = [], set()
+    for outcome in outcomes:
+        r = outcome.result
+        if r.ok and outcome.masks and r.model not in seen:
+            seen.add(r.model)
+            columns.append((f"{Path(r.model).stem}\n{r.backend}", outcome.masks))
+    return columns
+
+
+def _paper(args, console) -> int:
+    from train.atomic import write_text_atomic
+
+    from .paper import load_results, paper_markdown, paper_tables, parameter_counts, print_paper
+
+    path = args.results or args.out / "results.json"
+    results = load_results(path)
+    if not results:
+        console.print(f"(no results at {path}: only the study's numbers and our parameter counts)")
+    tables = paper_tables(results, parameter_counts())
+    print_paper(tables, console)
+    write_text_atomic(args.out / "paper.md", paper_markdown(tables))
+    return 0

@@ -1,0 +1,179 @@
+"""Measure one row: load, first inference, warm-up, timed runs, then accuracy and parity over the images."""
+from __future__ import annotations
+
+import math
+import platform
+import socket
+import time
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+from export.preprocess import logits_to_mask, to_input_tensor
+from train.errors import UserError
+
+from .backends import Backend
+from .foreign import read_logits
+from .images import ImageSet
+from .jobs import Job
+from .memory import PeakMemory
+from .metrics import IoUMeter, ParityMeter, latency_stats
+from .reference import ReferenceLogits
+from .results import FAILED, Result
+
+
+@dataclass
+class Settings:
+    runs: int = 30
+    warmup: int = 5
+    previews: int = 3  # masks kept per row for the overlay figure
+    parity: bool = True
+
+
+@dataclass
+class Outcome:
+    result: Result
+    masks: dict[str, np.ndarray] = field(default_factory=dict)  # image id -> person mask at the image's size
+
+
+def base_result(job: Job, images: ImageSet) -> Result:
+    c = job.contract
+    return Result(
+        model=job.model, backend=job.backend, precision=job.precision, encoder=job.encoder, format=job.fmt,
+        input_size="x".join(map(str, c.input_hw)) if c else "", images=images.description,
+        host=socket.gethostname(), timestamp=datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        versions={"python": platform.python_version(), "numpy": np.__version__},
+    )
+
+
+def model_mb(path: Path | None) -> float | None:
+    if path is None or not path.exists():
+        return None
+    files = [path] if path.is_file() else [p for p in path.rglob("*") if p.is_file()]
+    return sum(p.stat().st_size for p in files) / 2**20
+
+
+def _timed(fn: Callable[[], object]) -> float:
+    start = time.perf_counter()
+    fn()
+    return (time.perf_counter() - start) * 1000
+
+
+def measure(job: Job, backend: Backend, images: ImageSet, settings: Settings, references: ReferenceLogits,
+            step: Callable[[str], None] = lambda _: None) -> Outcome:
+    """One row; any error becomes a failed row with its reason, never an exception."""
+    result = base_result(job, images)
+    outcome = Outcome(result)
+    try:
+        _latency(job, backend, images, settings, result, step)
+        _quality(job, backend, images, settings, references, outcome, step)
+    except UserError as err:
+        result.status, result.reason = FAILED, str(err)
+    except Exception as err:  # a runtime's own error types: report, go on with the next row
+        result.status, result.reason = FAILED, f"{type(err).__name__}: {str(err).strip().splitlines()[0] if str(err).strip() else ''}"
+    finally:
+        backend.close()
+    return outcome
+
+
+def _latency(job: Job, backend: Backend, images: ImageSet, settings: Settings, result: Result, step) -> None:
+    x = to_input_tensor(images.rgb(images.items[0]), job.contract)
+    step("loading")
+    with PeakMemory(backend.gpu_memory_mb) as memory:
+        result.init_ms = _timed(lambda: backend.load(job.artifact, job.contract, job.precision))
+        result.first_ms = _timed(lambda: backend.run(x))
+        staged = backend.prepare(x)
+        for _ in range(settings.warmup):
+            backend.infer(staged)
+            backend.synchronize()
+        step(f"{settings.runs} timed runs")
+        samples = []
+        for _ in range(settings.runs):
+            start = time.perf_counter()
+            backend.infer(staged)
+            backend.synchronize()
+            samples.append((time.perf_counter() - start) * 1000)
+    result.warmup, result.runs = settings.warmup, settings.runs
+    for key, value in latency_stats(samples).items():
+        setattr(result, key, value)
+    result.threads, result.device = backend.threads, backend.device()
+    result.file_mb = backend.model_mb() or model_mb(job.artifact)
+    result.peak_rss_mb, result.rss_delta_mb = memory.peak_rss_mb, memory.rss_delta_mb
+    result.gpu_peak_mb = backend.gpu_peak_mb() or memory.gpu_delta_mb
+    result.versions.update(backend.versions())
+
+
+def _quality(job: Job, backend: Backend, images: ImageSet, settings: Settings, references: ReferenceLogits,
+             outcome: Outcome, step) -> None:
+    contract, result = job.contract, outcome.result
+    iou, parity = IoUMeter(), ParityMeter()
+    threshold = math.log(contract.postprocess.threshold / (1 - contract.postprocess.threshold))
+    compare = settings.parity
+    for index, item in enumerate(images):
+        step(f"image {index + 1}/{len(images)}")
+        rgb = images.rgb(item)
+        logits = read_logits(backend.run(to_input_tensor(rgb, contract)), contract)
+        mask = logits_to_mask(logits, contract.postprocess, size=rgb.shape[:2])
+        if (truth := images.truth(item)) is not None:
+            iou.add(mask, truth)
+        if index < settings.previews:
+            outcome.masks[item.id] = mask
+        if compare:
+            try:
+                parity.add(logits, references.get(contract, item.id, rgb), threshold)
+            except UserError as err:
+                compare = False
+                result.notes.append(f"no parity: {err}")
+    result.iou_per_image, result.iou_split = iou.mean_per_image, iou.split
+    result.iou_images = iou.images or None
+    for key, value in parity.summary().items():
+        setattr(result, key, value)
+    if not images.has_truth:
+        result.notes.append("IoU against ground truth needs --data")
+
+
+def measure_on_devices(job: Job, backend, images: ImageSet) -> list[Outcome]:
+    """Self-timed backends (benchmark_model over adb): one row per device, numbers from the tool's output."""
+    from .results import UNAVAILABLE
+
+    outcomes = []
+    try:
+        runs = backend.device_runs(job.artifact, job.contract)
+    except UserError as err:
+        result = base_result(job, images)
+        result.status, result.reason = FAILED, str(err)
+        return [Outcome(result)]
+    for run in runs:
+        result = base_result(job, images)
+        result.images = "benchmark_model's own input"
+        result.device, result.file_mb = run.device or run.serial, model_mb(job.artifact)
+        result.threads = backend.options.threads
+        result.versions.update(run.versions or {})
+        if run.problem:
+            result.status, result.reason = (UNAVAILABLE if run.unavailable else FAILED), run.problem
+        else:
+            _fill_from_report(result, run.report, backend.options)
+        outcomes.append(Outcome(result))
+    return outcomes
+
+
+def _fill_from_report(result: Result, report, options) -> None:
+    ms = lambda us: None if us is None else us / 1000  # noqa: E731
+    result.init_ms, result.first_ms = ms(report.init_us), ms(report.first_us)
+    result.warmup = report.warmup.count if report.warmup else None
+    timed = report.timed
+    if timed is not None:
+        result.runs = timed.count
+        result.std_ms, result.min_ms, result.max_ms = ms(timed.std_us), ms(timed.min_us), ms(timed.max_us)
+        result.p50_ms, result.p95_ms = ms(timed.median_us), ms(timed.p95_us)
+    result.mean_ms = ms(report.mean_us)
+    result.peak_rss_mb, result.rss_delta_mb = report.memory_peak_mb, report.memory_overall_mb
+    if report.threads is not None and report.threads > 0:
+        result.threads = report.threads
+    delegates = [name for name, on in (("GPU", options.use_gpu), ("NNAPI", options.use_nnapi),
+                                       ("XNNPACK", options.use_xnnpack)) if on]
+    result.notes.append(f"timed on the phone by benchmark_model ({', '.join(delegates) or 'default delegates'}); "
+                        "memory is its footprint report; parity and IoU come from the host backends")

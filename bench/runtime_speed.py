@@ -1,0 +1,172 @@
+"""How fast the runtimes themselves are on this CPU: PyTorch eager vs ONNX Runtime (untuned and tuned)
+vs LiteRT, same model, same input, batch 1. Ratios come from one run with the runtimes interleaved
+round by round, so load from other processes hits all of them alike.
+
+    .venv/bin/python -m bench.runtime_speed [--encoders all] [--imgsz 512 512] [--threads 2] [--runs 10]
+
+Goal (issue 4): ORT CPU at least 1.5x faster than torch eager for all three encoders. Artifacts are
+exported once (untrained weights unless seg-train left a checkpoint) into runs/export/<encoder>/ and reused.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+
+from train.atomic import write_text_atomic
+from train.errors import UserError, cli_entry
+
+GOAL = 1.5  # ORT CPU speed-up over torch eager
+SPIKE_MS = {  # the spike's untuned figures at 512x512, 2 threads: torch eager / ORT CPU / TFLite fp32
+    "efficientnet-b0": (206, 131, 145), "resnext50": (589, 443, 514), "resnet152": (910, 744, 828),
+}
+
+
+@dataclass
+class Row:
+    encoder: str
+    runtime: str
+    median_ms: float
+    min_ms: float
+    mean_ms: float
+    runs: int
+
+
+def _artifact(encoder: str, fmt: str, imgsz: tuple[int, int], out_dir: Path) -> Path:
+    """The fp32 export, reused when seg-export (or an earlier run) already made it."""
+    from export.api import export_model
+    from export.job import artifact_name
+
+    suffix = {"onnx": ".onnx", "tflite": ".tflite"}[fmt]
+    path = out_dir / artifact_name(encoder, imgsz, "fp32", suffix)
+    if path.exists():
+        return path
+    return export_model(None, encoder, fmt, "fp32", out_dir=out_dir, imgsz=imgsz)
+
+
+def _runners(encoder: str, imgsz: tuple[int, int], threads: int, tflite: bool) -> dict:
+    """name -> zero-argument callable doing one staged inference."""
+    import onnxruntime as ort
+    import torch
+
+    from export.contract import read_contract
+    from train.zoo import short_name
+
+    from .backends import BackendOptions, make_backend
+    from .reference import build_reference_model
+
+    out_dir = Path("runs/export") / short_name(encoder)
+    onnx_path = _artifact(encoder, "onnx", imgsz, out_dir)
+    torch.set_num_threads(threads)
+    model = build_reference_model(read_contract(onnx_path).source)
+    x = np.random.default_rng(0).standard_normal((1, 3, *imgsz), dtype=np.float32)
+    xt = torch.from_numpy(x)
+
+    def eager():
+        with torch.inference_mode():
+            model(xt)
+
+    plain = ort.SessionOptions()  # what a first try does: defaults, thread count only
+    plain.intra_op_num_threads = threads
+    untuned = ort.InferenceSession(str(onnx_path), plain, providers=["CPUExecutionProvider"])
+    options = BackendOptions(threads=threads)
+    tuned = make_backend("ort-cpu", options)
+    tuned.load(onnx_path, read_contract(onnx_path))
+    staged = tuned.prepare(x)
+    runners = {"torch eager": eager, "ort untuned": lambda: untuned.run(None, {"input": x}),
+               "ort tuned": lambda: tuned.infer(staged)}
+    if tflite:
+        tflite_path = _artifact(encoder, "tflite", imgsz, out_dir)
+        lite = make_backend("tflite", options)
+        contract = read_contract(tflite_path)
+        lite.load(tflite_path, contract)
+        lite.prepare(np.transpose(x, (0, 2, 3, 1)).copy() if contract.input.layout == "NHWC" else x)
+        runners["tflite fp32"] = lambda: lite.infer(None)
+    return runners
+
+
+def measure(encoder: str, imgsz, threads: int, runs: int, warmup: int, tflite: bool) -> list[Row]:
+    runners = _runners(encoder, imgsz, threads, tflite)
+    times: dict[str, list[float]] = {name: [] for name in runners}
+    for _ in range(warmup):
+        for run in runners.values():
+            run()
+    for _ in range(runs):  # round robin: a busy moment slows every runtime, not just one
+        for name, run in runners.items():
+            start = time.perf_counter()
+            run()
+            times[name].append((time.perf_counter() - start) * 1000)
+    return [Row(encoder, name, float(np.median(t)), float(np.min(t)), float(np.mean(t)), len(t)) for name, t in times.items()]
+
+
+def summary(rows: list[Row]) -> list[str]:
+    lines = ["| encoder | runtime | median ms | min ms | x vs torch eager | spike ms |", "|---|---|---|---|---|---|"]
+    for row in rows:
+        eager = next(r for r in rows if r.encoder == row.encoder and r.runtime == "torch eager")
+        spike = dict(zip(("torch eager", "ort untuned", "tflite fp32"), SPIKE_MS.get(row.encoder, ())))
+        lines.append(f"| {row.encoder} | {row.runtime} | {row.median_ms:.1f} | {row.min_ms:.1f} | "
+                     f"{eager.median_ms / row.median_ms:.2f} | {spike.get(row.runtime, '-')} |")
+    lines.append("")
+    for encoder in dict.fromkeys(r.encoder for r in rows):
+        eager = next(r for r in rows if r.encoder == encoder and r.runtime == "torch eager")
+        tuned = next(r for r in rows if r.encoder == encoder and r.runtime == "ort tuned")
+        ratio = eager.median_ms / tuned.median_ms
+        lines.append(f"- {encoder}: ORT tuned is {ratio:.2f}x torch eager "
+                     f"({'meets' if ratio >= GOAL else 'misses'} the {GOAL}x goal)")
+    return lines
+
+
+@cli_entry("runtime_speed")
+def main(argv: list[str] | None = None) -> int:
+    from train.zoo import STUDY_ENCODERS, smp_encoder_name
+
+    p = argparse.ArgumentParser(prog="python -m bench.runtime_speed", description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--encoders", default="all", help="comma-separated short names or 'all'")
+    p.add_argument("--imgsz", type=int, nargs=2, default=(512, 512), metavar=("H", "W"))
+    p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--runs", type=int, default=10)
+    p.add_argument("--warmup", type=int, default=2)
+    p.add_argument("--no-tflite", action="store_true", help="skip LiteRT (its conversion takes minutes)")
+    p.add_argument("--out", type=Path, default=Path("runs/bench/runtime_speed"))
+    args = p.parse_args(argv)
+    if args.runs < 1 or args.threads < 1:
+        raise UserError("--runs and --threads must be at least 1")
+    encoders = list(STUDY_ENCODERS) if args.encoders == "all" else args.encoders.split(",")
+    load_before = os.getloadavg()
+    rows: list[Row] = []
+    for encoder in encoders:
+        smp_name = smp_encoder_name(encoder)
+        print(f"runtime_speed: {encoder} at {args.imgsz[0]}x{args.imgsz[1]}, {args.threads} threads, "
+              f"{args.runs} interleaved runs ...", flush=True)
+        rows += measure(smp_name, tuple(args.imgsz), args.threads, args.runs, args.warmup, not args.no_tflite)
+    from .backends.base import cpu_name
+
+    load_after = os.getloadavg()
+    machine = (f"{cpu_name()}, Python {platform.python_version()}; load average (1 min) "
+               f"{load_before[0]:.1f} before, {load_after[0]:.1f} after")
+    lines = summary([Row(short(r.encoder), *list(asdict(r).values())[1:]) for r in rows])
+    text = "\n".join([f"# Runtime speed ({args.imgsz[0]}x{args.imgsz[1]}, batch 1, {args.threads} threads)", "",
+                      f"Machine: {machine}", "", *lines]) + "\n"
+    print(text)
+    write_text_atomic(args.out / "runtime_speed.md", text)
+    write_text_atomic(args.out / "runtime_speed.json", json.dumps(
+        {"machine": machine, "imgsz": list(args.imgsz), "threads": args.threads, "rows": [asdict(r) for r in rows]},
+        indent=2) + "\n")
+    return 0
+
+
+def short(encoder: str) -> str:
+    from train.zoo import short_name
+
+    return short_name(encoder)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

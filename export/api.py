@@ -1,0 +1,79 @@
+"""`export_model`: one checkpoint (or seeded untrained weights) -> one artifact plus its contract."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from train.checkpoint import find_best_checkpoint, load_checkpoint
+from train.errors import UserError
+from train.zoo import build_unet, normalization_for, short_name, smp_encoder_name
+
+from .calibration import resolve_calibration
+from .contract import Source, contract_path
+from .job import ExportJob, artifact_name, say
+from .registry import get_exporter
+
+UNTRAINED_SEED = 0
+DEFAULT_IMGSZ = (512, 512)  # the study's training size, for untrained exports
+
+
+def export_model(checkpoint: Path | None, encoder: str, fmt: str, precision: str = "fp32", *, out_dir: Path,
+                 imgsz: tuple[int, int] | None = None, calib_dir: Path | None = None, calib_count: int | None = None,
+                 force: bool = False, int8_io: bool = False) -> Path:
+    """Export and return the artifact path; its contract is `contract_path(artifact)`.
+
+    `checkpoint` None: the newest best.pt seg-train left for `encoder`, else untrained weights
+    (seeded, loudly announced: useful for latency only).
+    """
+    encoder = smp_encoder_name(encoder)
+    exporter = get_exporter(fmt, precision)
+    if int8_io and not (fmt == "tflite" and precision == "int8"):
+        raise UserError("int8 input/output is only offered for tflite int8")
+    ckpt = _resolve_checkpoint(checkpoint, encoder)
+    imgsz = _check_imgsz(imgsz or (tuple(ckpt.meta.imgsz) if ckpt else DEFAULT_IMGSZ))
+    out_dir = Path(out_dir)
+    artifact = out_dir / artifact_name(encoder, imgsz, precision, exporter.suffix, int8_io)
+    if (artifact.exists() or contract_path(artifact).exists()) and not force:
+        raise UserError(f"{artifact} already exists (pass --force to replace it)")
+    calib = resolve_calibration(ckpt, calib_dir, calib_count) if precision == "int8" else None
+
+    if ckpt is None:
+        import torch
+
+        torch.manual_seed(UNTRAINED_SEED)
+        model = build_unet(encoder).eval()
+        norm = normalization_for(encoder)
+        source = Source(encoder=encoder, checkpoint=None, checkpoint_sha256=None, trained=False,
+                        init_seed=UNTRAINED_SEED)
+    else:
+        model, norm = ckpt.build_model(), ckpt.meta.normalization
+        source = Source(encoder=encoder, checkpoint=str(ckpt.path.resolve()), checkpoint_sha256=ckpt.sha256(),
+                        trained=True, dataset=ckpt.meta.dataset, person_class=ckpt.meta.person_class,
+                        epoch=ckpt.meta.epoch, metrics=dict(ckpt.meta.metrics))
+    job = ExportJob(model=model, encoder=encoder, imgsz=imgsz, precision=precision, artifact=artifact,
+                    normalization=norm, source=source, checkpoint=ckpt, int8_io=int8_io, calibration=calib)
+    return exporter.export(job)
+
+
+def default_out_dir(encoder: str) -> Path:
+    return Path("runs/export") / short_name(smp_encoder_name(encoder))
+
+
+def _resolve_checkpoint(checkpoint: Path | None, encoder: str):
+    if checkpoint is not None:
+        return load_checkpoint(checkpoint, expect_encoder=encoder)
+    found = find_best_checkpoint(encoder)
+    if found is not None:
+        say(f"using {found} (the newest best.pt seg-train left for {encoder})")
+        return load_checkpoint(found, expect_encoder=encoder)
+    say("!" * 72)
+    say(f"WARNING: no checkpoint given and no runs/train/**/best.pt holds {encoder}.")
+    say(f"WARNING: exporting UNTRAINED weights (torch seed {UNTRAINED_SEED}): good for latency, useless for masks.")
+    say("!" * 72)
+    return None
+
+
+def _check_imgsz(imgsz) -> tuple[int, int]:
+    h, w = (int(v) for v in imgsz)
+    if h < 32 or w < 32 or h % 32 or w % 32:
+        raise UserError(f"image size {h}x{w} must be positive multiples of 32 (the U-Net downsamples 5 times)")
+    return h, w

@@ -1,0 +1,135 @@
+"""`seg-export`: turn a seg-train checkpoint into ONNX, TFLite and Core ML artifacts with their contracts."""
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from train.errors import UserError, cli_entry
+
+from .errors import ConversionError
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(prog="seg-export", description=__doc__,
+                                formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    p.add_argument("--encoder", required=True, help="resnext50 | resnet152 | efficientnet-b0 or an smp encoder name")
+    p.add_argument("--checkpoint", type=Path, default=None,
+                   help="seg-train checkpoint (default: the newest runs/train/**/best.pt for the encoder, "
+                        "else untrained weights, for latency only)")
+    p.add_argument("--format", required=True, help="onnx | tflite | coreml | all")
+    p.add_argument("--precision", default=None,
+                   help="fp32 | fp16 | int8 (default: the format's first; with --format all: every one)")
+    p.add_argument("--imgsz", type=int, nargs=2, metavar=("H", "W"), default=None,
+                   help="input size (default: the checkpoint's training size, 512 512 untrained)")
+    p.add_argument("--calib", type=Path, default=None,
+                   help="int8 calibration images (default: the checkpoint's train/images)")
+    p.add_argument("--calib-count", type=int, default=None, help="calibration images to use (default 200)")
+    p.add_argument("--int8-io", action="store_true", help="tflite int8 with int8 input/output tensors")
+    p.add_argument("--out", type=Path, default=None, help="output folder (default runs/export/ENCODER)")
+    p.add_argument("--force", action="store_true", help="replace existing artifacts")
+    return p.parse_args(argv)
+
+
+@dataclass
+class Outcome:
+    fmt: str
+    precision: str
+    int8_io: bool
+    artifact: Path | None = None
+    seconds: float = 0.0
+    error: str | None = None
+
+
+@cli_entry("seg-export")
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    from .api import default_out_dir, export_model
+    from .registry import get_exporter
+
+    out_dir = args.out or default_out_dir(args.encoder)
+    options = dict(out_dir=out_dir, imgsz=tuple(args.imgsz) if args.imgsz else None, calib_dir=args.calib,
+                   calib_count=args.calib_count, force=args.force)
+    if args.format != "all":
+        precision = args.precision or _default_precision(args.format)
+        get_exporter(args.format, precision)
+        try:
+            artifact = export_model(args.checkpoint, args.encoder, args.format, precision,
+                                    int8_io=args.int8_io, **options)
+        except ConversionError as err:
+            print(f"seg-export: {args.format} {precision} failed: {err}", file=sys.stderr)
+            return 1
+        print(artifact)
+        return 0
+
+    from train.checkpoint import load_checkpoint
+    from train.zoo import smp_encoder_name
+
+    encoder = smp_encoder_name(args.encoder)  # fail once here, not once per format
+    if args.checkpoint is not None:
+        load_checkpoint(args.checkpoint, expect_encoder=encoder)
+    outcomes = [_run_one(args, fmt, precision, int8_io, options) for fmt, precision, int8_io in _matrix(args)]
+    print_table(outcomes)
+    return 1 if any(o.error for o in outcomes) else 0
+
+
+def _default_precision(fmt: str) -> str:
+    from .registry import EXPORTERS
+
+    if fmt not in EXPORTERS:
+        raise UserError(f"unknown format {fmt!r}: use {', '.join(EXPORTERS)} or all")
+    return EXPORTERS[fmt].precisions[0]
+
+
+def _matrix(args) -> list[tuple[str, str, bool]]:
+    """Every format x precision (int8 TFLite also with int8 I/O); --precision narrows it."""
+    from .registry import EXPORTERS, PRECISIONS
+
+    if args.precision is not None and args.precision not in PRECISIONS:
+        raise UserError(f"unknown precision {args.precision!r}: use {', '.join(PRECISIONS)}")
+    jobs = []
+    for exporter in EXPORTERS.values():
+        for precision in exporter.precisions:
+            if args.precision in (None, precision):
+                jobs.append((exporter.name, precision, False))
+                if exporter.name == "tflite" and precision == "int8":
+                    jobs.append((exporter.name, precision, True))
+    if args.int8_io:
+        jobs = [job for job in jobs if job[2]]
+    if not jobs:
+        raise UserError(f"no format exports {args.precision}")
+    return jobs
+
+
+def _run_one(args, fmt: str, precision: str, int8_io: bool, options: dict) -> Outcome:
+    from .api import export_model
+
+    outcome, start = Outcome(fmt, precision, int8_io), time.perf_counter()
+    try:
+        outcome.artifact = export_model(args.checkpoint, args.encoder, fmt, precision, int8_io=int8_io, **options)
+    except KeyboardInterrupt:
+        raise
+    except Exception as err:  # --format all goes on past any failing format and reports it
+        outcome.error = f"{type(err).__name__}: {str(err).strip().splitlines()[0] if str(err).strip() else ''}"
+    outcome.seconds = time.perf_counter() - start
+    return outcome
+
+
+def print_table(outcomes: list[Outcome]) -> None:
+    rows = [("format", "precision", "file", "size", "time", "status")]
+    for o in outcomes:
+        precision = o.precision + (" (int8 I/O)" if o.int8_io else "")
+        name = o.artifact.name if o.artifact else "-"
+        size = f"{_size(o.artifact) / 1e6:.1f} MB" if o.artifact else "-"
+        rows.append((o.fmt, precision, name, size, f"{o.seconds:.0f} s", "ok" if not o.error else f"FAILED {o.error}"))
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]) - 1)]
+    for row in rows:
+        print("  ".join(cell.ljust(width) for cell, width in zip(row, widths)) + "  " + row[-1])
+
+
+def _size(path: Path) -> int:
+    if path.is_dir():
+        return sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
+    return path.stat().st_size

@@ -1,0 +1,126 @@
+"""How faithful is an export? Person-mask agreement of two artifacts on real images, and their latency.
+
+    .venv/bin/python -m export.fidelity REFERENCE CANDIDATE --images DIR [--count N]
+
+Each artifact is fed through its own contract (export.preprocess), so layouts and quantization
+are never guessed. Used for the int8 study (export/INT8.md) and the export tests.
+"""
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+from train.data import IMAGE_SUFFIXES, read_rgb
+from train.errors import UserError, cli_entry
+
+from .calibration import spread
+from .contract import read_contract
+from .preprocess import logits_to_mask, output_to_logits, to_input_tensor
+
+Runner = Callable[[np.ndarray], np.ndarray]  # HxWx3 uint8 RGB -> HxW float32 logits at the model's size
+
+
+def load_runner(artifact: str | Path, threads: int = 2) -> Runner:
+    """A callable running one ONNX or TFLite artifact on CPU, as its contract says."""
+    artifact = Path(artifact)
+    contract = read_contract(artifact)
+    if contract.format == "tflite":
+        from ai_edge_litert.interpreter import Interpreter
+
+        interpreter = Interpreter(model_path=str(artifact), num_threads=threads)
+        interpreter.allocate_tensors()
+        in_index = interpreter.get_input_details()[0]["index"]
+        out_index = interpreter.get_output_details()[0]["index"]
+
+        def run(rgb: np.ndarray) -> np.ndarray:
+            interpreter.set_tensor(in_index, to_input_tensor(rgb, contract))
+            interpreter.invoke()
+            return output_to_logits(interpreter.get_tensor(out_index), contract)
+        return run
+    if contract.format == "onnx":
+        import onnxruntime as ort
+
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = threads
+        session = ort.InferenceSession(str(artifact), options, providers=["CPUExecutionProvider"])
+
+        def run(rgb: np.ndarray) -> np.ndarray:
+            raw = session.run([contract.output.name], {contract.input.name: to_input_tensor(rgb, contract)})[0]
+            return output_to_logits(raw, contract)
+        return run
+    raise UserError(f"{artifact}: {contract.format} artifacts cannot run on this machine")
+
+
+def mask_iou(a: np.ndarray, b: np.ndarray) -> float:
+    union = np.logical_or(a, b).sum()
+    return 1.0 if union == 0 else float(np.logical_and(a, b).sum() / union)
+
+
+def compare_masks(reference: str | Path, candidate: str | Path, images: list[Path]) -> dict[str, float]:
+    """Mask IoU of `candidate` against `reference` at the model's input size: pooled and per image."""
+    post = read_contract(reference).postprocess
+    run_ref, run_cand = load_runner(reference), load_runner(candidate)
+    per_image, inter, union, logit_err = [], 0, 0, []
+    for path in images:
+        rgb = read_rgb(path)
+        ref_logits, cand_logits = run_ref(rgb), run_cand(rgb)
+        a, b = logits_to_mask(ref_logits, post), logits_to_mask(cand_logits, post)
+        per_image.append(mask_iou(a, b))
+        inter += int(np.logical_and(a, b).sum())
+        union += int(np.logical_or(a, b).sum())
+        logit_err.append(float(np.abs(ref_logits - cand_logits).mean()))
+    return {"images": len(images), "pooled_iou": 1.0 if union == 0 else inter / union,
+            "mean_iou": float(np.mean(per_image)), "min_iou": float(np.min(per_image)),
+            "mean_abs_logit_error": float(np.mean(logit_err))}
+
+
+def latency_ms(artifact: str | Path, runs: int = 20, threads: int = 2) -> float:
+    """Median wall time of one inference on a fixed picture (after two warm-up runs)."""
+    run = load_runner(artifact, threads)
+    rgb = np.random.default_rng(0).integers(0, 256, size=(*read_contract(artifact).input_hw, 3), dtype=np.uint8)
+    for _ in range(2):
+        run(rgb)
+    times = []
+    for _ in range(runs):
+        start = time.perf_counter()
+        run(rgb)
+        times.append((time.perf_counter() - start) * 1000)
+    return statistics.median(times)
+
+
+def list_images(folder: Path, count: int) -> list[Path]:
+    images = sorted(p for p in Path(folder).iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
+    if not images:
+        raise UserError(f"no images in {folder}")
+    return spread(images, count)
+
+
+@cli_entry("export.fidelity")
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="python -m export.fidelity", description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("reference", type=Path)
+    p.add_argument("candidate", type=Path)
+    p.add_argument("--images", type=Path, required=True, help="held-out real images (e.g. ccp/val/images)")
+    p.add_argument("--count", type=int, default=50)
+    p.add_argument("--runs", type=int, default=20, help="timed inferences per artifact (0: no timing)")
+    p.add_argument("--threads", type=int, default=2)
+    args = p.parse_args(argv)
+    stats = compare_masks(args.reference, args.candidate, list_images(args.images, args.count))
+    print(f"{args.candidate.name} vs {args.reference.name} on {stats['images']} images: pooled mask IoU "
+          f"{stats['pooled_iou']:.4f}, mean {stats['mean_iou']:.4f}, min {stats['min_iou']:.4f}, "
+          f"mean |logit error| {stats['mean_abs_logit_error']:.3f}")
+    if args.runs:
+        ref_ms, cand_ms = (latency_ms(a, args.runs, args.threads) for a in (args.reference, args.candidate))
+        print(f"latency ({args.threads} threads, median of {args.runs}): {args.reference.name} {ref_ms:.1f} ms, "
+              f"{args.candidate.name} {cand_ms:.1f} ms, speed-up {ref_ms / cand_ms:.2f}x")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,89 @@
+"""Core ML: an iOS 16+ `.mlpackage` ML program with float32 I/O named like the ONNX export.
+
+coremltools converts on Linux, but Core ML prediction runs only on Apple platforms: here the
+spec (names, shapes, dtypes, op types, weight precision) is validated; numeric checks need a Mac.
+"""
+from __future__ import annotations
+
+from collections import Counter
+from pathlib import Path
+
+from train.atomic import atomic_path
+
+from ..contract import TensorSpec, write_contract
+from ..errors import ConversionError
+from ..job import ExportJob, say
+from .onnx import INPUT_NAME, OUTPUT_NAME
+
+MAC_ONLY_NOTE = "Core ML prediction runs only on macOS/iOS: this export was validated by its spec, not numerically"
+
+
+class CoreMLExporter:
+    name = "coreml"
+    suffix = ".mlpackage"
+    precisions = ("fp16", "fp32")  # fp16 weights and compute (the Neural Engine's), float32 I/O either way
+
+    def export(self, job: ExportJob) -> Path:
+        import coremltools as ct
+        import numpy as np
+        import torch
+
+        h, w = job.imgsz
+        say(f"coreml: tracing and converting {job.encoder} at {h}x{w} ({job.precision} ML program, iOS 16+)")
+        example = torch.zeros(1, 3, h, w)
+        with torch.no_grad():
+            traced = torch.jit.trace(job.model, example)
+        precision = ct.precision.FLOAT16 if job.precision == "fp16" else ct.precision.FLOAT32
+        mlmodel = ct.convert(
+            traced, convert_to="mlprogram", minimum_deployment_target=ct.target.iOS16,
+            inputs=[ct.TensorType(name=INPUT_NAME, shape=(1, 3, h, w), dtype=np.float32)],
+            outputs=[ct.TensorType(name=OUTPUT_NAME, dtype=np.float32)],
+            compute_precision=precision, skip_model_load=True,
+        )
+        with atomic_path(job.artifact) as tmp:
+            mlmodel.save(str(tmp))
+            op_counts = validate_spec(ct.utils.load_spec(str(tmp)), (h, w), job.precision)
+        say(f"coreml: spec ok ({sum(op_counts.values())} ops); {MAC_ONLY_NOTE}")
+        contract = job.contract(
+            self.name, job.artifact,
+            TensorSpec(INPUT_NAME, [1, 3, h, w], "NCHW"), TensorSpec(OUTPUT_NAME, [1, 1, h, w], "NCHW"),
+            tools={"coremltools": ct.__version__, "minimum_deployment_target": "iOS16"},
+            notes=[MAC_ONLY_NOTE, "ops: " + ", ".join(f"{op} x{n}" for op, n in sorted(op_counts.items()))],
+        )
+        write_contract(contract, job.artifact)
+        return job.artifact
+
+
+def program_ops(spec) -> Counter:
+    """Op types of the ML program's main function."""
+    main = spec.mlProgram.functions["main"]
+    block = main.block_specializations[main.opset]
+    return Counter(op.type for op in block.operations)
+
+
+def validate_spec(spec, imgsz: tuple[int, int], precision: str) -> Counter:
+    """Refuse a package whose I/O, target or weight precision is not what the contract will say."""
+    from coremltools.proto import FeatureTypes_pb2 as ft
+
+    h, w = imgsz
+    if not spec.WhichOneof("Type") == "mlProgram":
+        raise ConversionError("Core ML export is not an ML program")
+    if spec.specificationVersion < 7:
+        raise ConversionError(f"Core ML spec version {spec.specificationVersion} is older than iOS 16 (7)")
+    for features, name, shape in ((spec.description.input, INPUT_NAME, [1, 3, h, w]),
+                                  (spec.description.output, OUTPUT_NAME, [1, 1, h, w])):
+        if [f.name for f in features] != [name]:
+            raise ConversionError(f"Core ML features are {[f.name for f in features]}, expected [{name!r}]")
+        array = features[0].type.multiArrayType
+        if array.dataType != ft.ArrayFeatureType.FLOAT32:
+            raise ConversionError(f"Core ML {name} is not float32")
+        if list(array.shape) not in ([], shape):  # outputs may leave the shape to the program
+            raise ConversionError(f"Core ML {name} has shape {list(array.shape)}, expected {shape}")
+    ops = program_ops(spec)
+    if ops["conv"] == 0:
+        raise ConversionError("Core ML program has no convolutions")
+    has_fp16_casts = ops["cast"] > 0
+    if (precision == "fp16") != has_fp16_casts:
+        raise ConversionError(f"Core ML program casts {'' if has_fp16_casts else 'nothing '}to fp16, "
+                              f"but {precision} was asked for")
+    return ops
