@@ -3,6 +3,7 @@ IoU against ground truth and parity with the PyTorch model they came from."""
 from __future__ import annotations
 
 import argparse
+import os
 import shlex
 import socket
 import sys
@@ -30,7 +31,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                         f"or a comma-separated list of: {', '.join(BACKENDS)}")
     p.add_argument("--precision", default="all", help=f"'all' or a comma-separated list of {', '.join(PRECISIONS)}")
     p.add_argument("--artifacts", type=Path, default=None,
-                   help="artifact folder (one encoder), or the folder holding one per encoder (default runs/export)")
+                   help="folder holding ENCODER/ artifact folders (seg-export's layout) or the artifacts themselves "
+                        "(default runs/export)")
     p.add_argument("--checkpoint", type=Path, default=None, help="PyTorch reference for parity (foreign models)")
     data = p.add_argument_group("images")
     data.add_argument("--data", type=Path, default=None, help="dataset root with SPLIT/images and masks/ or labels/")
@@ -125,17 +127,16 @@ def _model_groups(args: argparse.Namespace) -> list[tuple[str, list, str | None]
     if args.model:
         return [("models", load_models(args.model, flags, args.checkpoint), None)]
     encoders = list(STUDY_ENCODERS) if args.encoder == "all" else [e.strip() for e in args.encoder.split(",")]
-    shorts = [short_name(smp_encoder_name(e)) for e in encoders]
     groups = []
-    for short in shorts:
-        if args.artifacts is None:
-            folder = Path("runs/export") / short
-        else:
-            folder = args.artifacts if len(shorts) == 1 else args.artifacts / short
-        found = find_artifacts(folder)
-        problem = None if found else (f"no exported artifacts in {folder} "
-                                      f"(run: seg-export --encoder {short} --format all)")
-        groups.append((short, load_models(found, flags, args.checkpoint) if found else [], problem))
+    for short in [short_name(smp_encoder_name(e)) for e in encoders]:
+        root = args.artifacts or Path("runs/export")
+        # DIR/<encoder>/ when it exists (seg-export's layout), else DIR itself, keeping this encoder's files
+        folder = root / short if (root / short).is_dir() or args.artifacts is None else root
+        models = [(p, c) for p, c in load_models(find_artifacts(folder), flags, args.checkpoint)
+                  if short_name(c.source.encoder) == short]
+        problem = None if models else (f"no exported {short} artifacts in {folder} "
+                                       f"(run: seg-export --encoder {short} --format all)")
+        groups.append((short, models, problem))
     return groups
 
 
@@ -185,9 +186,12 @@ def main(argv: list[str] | None = None) -> int:
     log.print(f"seg-bench: {len(jobs)} measurement(s); images: {images.description}")
     if not images.has_truth and any(not j.problem and not BACKENDS[j.backend].self_timed for j in jobs):
         log.print("seg-bench: no --data: latency and parity only; IoU against ground truth needs --data DIR")
+    load_before = os.getloadavg()[0]
     outcomes = _run(jobs, options, images, args, log)
-    command = "seg-bench " + shlex.join(sys.argv[1:] if argv is None else argv)
-    return _report(outcomes, images, args, command, console, log)
+    meta = {"command": "seg-bench " + shlex.join(sys.argv[1:] if argv is None else argv),
+            # timings on a shared machine mean little without it
+            "load_average": f"{load_before:.1f} before, {os.getloadavg()[0]:.1f} after ({os.cpu_count()} CPUs)"}
+    return _report(outcomes, images, args, meta, console, log)
 
 
 def _run(jobs, options, images, args, log) -> list:
@@ -223,7 +227,7 @@ def _run(jobs, options, images, args, log) -> list:
     return outcomes
 
 
-def _report(outcomes, images, args, command, console, log) -> int:
+def _report(outcomes, images, args, meta, console, log) -> int:
     from train.atomic import write_text_atomic
 
     from .backends.base import cpu_name
@@ -232,9 +236,8 @@ def _report(outcomes, images, args, command, console, log) -> int:
     from .results import FAILED, write_csv, write_json
 
     results = [o.result for o in outcomes]
-    meta = {"command": command,
-            "timestamp": datetime.now(timezone.utc).isoformat(timespec="seconds"), "host": f"{socket.gethostname()}, {cpu_name()}",
-            "images": images.description, "runs": args.runs, "warmup": args.warmup}
+    meta.update(timestamp=datetime.now(timezone.utc).isoformat(timespec="seconds"),
+                host=f"{socket.gethostname()}, {cpu_name()}", images=images.description, runs=args.runs, warmup=args.warmup)
     out = args.out
     json_path, csv_path = args.json or out / "results.json", args.csv or out / "results.csv"
     write_json(results, json_path, meta)

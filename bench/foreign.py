@@ -71,12 +71,33 @@ def _inspect(path: Path, fmt: str) -> tuple[_Tensor | None, _Tensor | None]:
     return None, None  # Core ML: reading the spec needs coremltools, which only runs models on macOS
 
 
-def _layout(shape: list[int], channels: tuple[int, ...], what: str) -> str:
-    if len(shape) == 4 and shape[1] in channels and shape[3] not in channels:
+def _input_layout(shape: list[int]) -> str:
+    if len(shape) == 4 and shape[1] == 3 and shape[3] != 3:
         return "NCHW"
-    if len(shape) == 4 and shape[3] in channels:
+    if len(shape) == 4 and shape[3] == 3:
         return "NHWC"
-    raise UserError(f"cannot tell the layout of the {what} {shape}: pass --input-layout NCHW|NHWC")
+    raise UserError(f"cannot tell the layout of the input {shape}: pass --input-layout NCHW|NHWC")
+
+
+def _output(found: _Tensor | None, layout: str, hw: tuple[int, int], kind: str) -> TensorSpec:
+    """The output spec: a full-size mask with 1 channel (2 for two-class), its layout found by where H, W are."""
+    wanted = 2 if kind == "two-class" else 1
+    if found is None or min(found.shape) < 1:  # not in the file (Core ML) or dynamic: as the input
+        shape = [1, wanted, *hw] if layout == "NCHW" else [1, *hw, wanted]
+        return TensorSpec(found.name if found else "output", shape, layout, found.dtype if found else "float32")
+    shape = list(found.shape)
+    if len(shape) == 3:  # [1, H, W]: one channel without its axis
+        shape = [1, 1, *shape[1:]] if layout == "NCHW" else [*shape, 1]
+    if len(shape) == 4 and shape[2:4] == list(hw):
+        out_layout, channels = "NCHW", shape[1]
+    elif len(shape) == 4 and shape[1:3] == list(hw):
+        out_layout, channels = "NHWC", shape[3]
+    else:
+        raise UserError(f"output {found.shape} is not a {hw[0]}x{hw[1]} mask: seg-bench reads full-size outputs only")
+    if channels != wanted:
+        hint = " (pass --output-kind two-class)" if channels == 2 else ""
+        raise UserError(f"the output has {channels} channels; --output-kind {kind} reads {wanted}{hint}")
+    return TensorSpec(found.name, shape, out_layout, found.dtype, found.quantization)
 
 
 def foreign_contract(path: Path, flags: ForeignFlags) -> ModelContract:
@@ -87,7 +108,7 @@ def foreign_contract(path: Path, flags: ForeignFlags) -> ModelContract:
     found_in, found_out = _inspect(path, fmt)
     if found_in is None and (flags.input_size is None or flags.layout is None):
         raise UserError(f"{path.name} has no contract beside it: pass --input-size H W and --input-layout")
-    layout = flags.layout or _layout(found_in.shape, (3,), "input")
+    layout = flags.layout or _input_layout(found_in.shape)
     if found_in is not None and flags.input_size is None:
         h, w = found_in.shape[2:4] if layout == "NCHW" else found_in.shape[1:3]
     else:
@@ -95,13 +116,6 @@ def foreign_contract(path: Path, flags: ForeignFlags) -> ModelContract:
     if h < 1 or w < 1:
         raise UserError(f"{path.name} takes any input size: pass --input-size H W")
     in_shape = [1, 3, h, w] if layout == "NCHW" else [1, h, w, 3]
-    channels = 2 if flags.output_kind == "two-class" else 1
-    out_shape = list(found_out.shape) if found_out is not None and min(found_out.shape) > 0 else None
-    if out_shape is not None and len(out_shape) == 3:  # [1, H, W]: one channel without its axis
-        out_shape = [1, 1, *out_shape[1:]] if layout == "NCHW" else [*out_shape, 1]
-    out_layout = _layout(out_shape, (channels,), "output") if out_shape else layout
-    if out_shape is None:
-        out_shape = [1, channels, h, w] if layout == "NCHW" else [1, h, w, channels]
     notes = [f"foreign model: contract from the file and flags (layout {layout}, output {flags.output_kind})"]
     if flags.mean is None or flags.std is None:
         notes.append("normalization not given: assumed ImageNet mean/std (--mean/--std to set it)")
@@ -110,8 +124,7 @@ def foreign_contract(path: Path, flags: ForeignFlags) -> ModelContract:
         artifact=path.name,
         input=TensorSpec(found_in.name if found_in else "input", in_shape, layout,
                          found_in.dtype if found_in else "float32", found_in.quantization if found_in else None),
-        output=TensorSpec(found_out.name if found_out else "output", out_shape, out_layout,
-                          found_out.dtype if found_out else "float32", found_out.quantization if found_out else None),
+        output=_output(found_out, layout, (h, w), flags.output_kind),
         preprocess=Preprocess(list(flags.mean or IMAGENET_MEAN), list(flags.std or IMAGENET_STD), flags.pixel_scale),
         postprocess=Postprocess(kind="probability" if flags.output_kind == "probability" else "logits",
                                 threshold=flags.threshold),

@@ -1,7 +1,7 @@
 """What the models are fed: a labelled dataset split, unlabelled photos, or synthetic images."""
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
 
@@ -26,7 +26,6 @@ class ImageSet:
     items: list[BenchImage]
     person_class: int | None = None
     synthetic_hw: tuple[int, int] = (512, 512)
-    notes: list[str] = field(default_factory=list)
 
     @property
     def has_truth(self) -> bool:

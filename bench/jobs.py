@@ -81,9 +81,10 @@ def build_jobs(models: list[tuple[Path, ModelContract]], backends: list[str], pr
         elif targets:
             jobs += [Job(name, label, encoder, c.format, prec, p, c) for p, c, prec, label in targets]
         elif explicit or reasons.get(name):
-            what = "the PyTorch source (no contract names a checkpoint or seed)" if "torch" in cls.formats else \
+            what = "PyTorch source (no contract names a checkpoint or seed)" if "torch" in cls.formats else \
                 "/".join(f".{f}" if f != "coreml" else ".mlpackage" for f in cls.formats) + " artifacts"
-            jobs.append(Job(name, encoder or "-", encoder, problem=reasons.get(name) or f"nothing to run: no {what}",
+            at = f" at {'/'.join(sorted(precisions))}" if precisions else ""
+            jobs.append(Job(name, encoder or "-", encoder, problem=reasons.get(name) or f"nothing to run: no {what}{at}",
                             problem_status="unavailable"))
     return jobs
 

@@ -17,7 +17,7 @@ def torch_contract(contract: ModelContract) -> ModelContract:
     return replace(
         contract, format="torch", precision="fp32", artifact=Path(contract.source.checkpoint or "").name,
         input=TensorSpec("input", [1, 3, h, w], "NCHW"), output=TensorSpec("logits", [1, 1, h, w], "NCHW"),
-        postprocess=replace(contract.postprocess, kind="logits"),
+        postprocess=replace(contract.postprocess, kind="logits"), notes=[],
     )
 
 

@@ -36,6 +36,7 @@ COLUMNS = [
 # the terminal shows fewer columns than the Markdown report; the CSV/JSON hold everything
 TERMINAL = ("model", "backend", "prec", "status", "thr", "init ms", "p50", "p99", "mean±std ms", "RSS MB", "IoU",
             "IoU/img", "parity IoU", "max abs Δlogit")
+NARROW = ("model", "backend", "prec", "status", "p50", "IoU", "parity IoU")  # under 160 columns
 
 
 def _f(value, digits: int) -> str:
@@ -58,22 +59,26 @@ def explanation(result: Result) -> str:
 def print_table(results: list[Result], console) -> None:
     from rich.table import Table
 
+    shown = TERMINAL if console.width >= 160 else NARROW
     table = Table(header_style="bold", caption="ms per image; IoU vs ground truth (split / mean per image); "
-                  "parity vs PyTorch", caption_justify="left")
-    for header in TERMINAL:
-        table.add_column(header, no_wrap=header in ("model", "backend"), justify="left" if header in TERMINAL[:4] else "right")
-    table.add_column("device / why not", overflow="fold", min_width=30)
+                  "parity vs PyTorch" + ("; every column is in the CSV/Markdown" if shown is NARROW else ""),
+                  caption_justify="left")
+    for header in shown:
+        table.add_column(header, overflow="fold", justify="left" if header in TERMINAL[:4] else "right",
+                         min_width=len(header) if header != "model" else 12)
+    table.add_column("device / why not", overflow="fold", min_width=10)
     for result in results:
         style = None if result.ok else ("yellow" if result.status == "unavailable" else "red")
         why = result.reason if not result.ok else ""
-        table.add_row(*cells(result, TERMINAL), f"{result.device}{' - ' if result.device and why else ''}{why}", style=style)
+        table.add_row(*cells(result, shown), f"{result.device}{' - ' if result.device and why else ''}{why}", style=style)
     console.print(table)
 
 
 def markdown(results: list[Result], meta: dict, pictures: list[Path], out_dir: Path) -> str:
     """A report to read or paste: what ran where, the table, each row's notes, the pictures."""
     lines = ["# seg-bench report", "", f"- command: `{meta.get('command', '')}`", f"- when: {meta.get('timestamp', '')}",
-             f"- host: {meta.get('host', '')}", f"- images: {meta.get('images', '')}",
+             f"- host: {meta.get('host', '')}; load average (1 min): {meta.get('load_average', '?')}",
+             f"- images: {meta.get('images', '')}",
              f"- timing: {meta.get('warmup')} warm-up then {meta.get('runs')} timed runs per row, input already staged; "
              "GPU runs synchronized before the clock stops", ""]
     versions = {k: v for r in results for k, v in r.versions.items()}

@@ -46,6 +46,7 @@ def base_result(job: Job, images: ImageSet) -> Result:
         input_size="x".join(map(str, c.input_hw)) if c else "", images=images.description,
         host=socket.gethostname(), timestamp=datetime.now(timezone.utc).isoformat(timespec="seconds"),
         versions={"python": platform.python_version(), "numpy": np.__version__},
+        notes=[f"contract: {note}" for note in (c.notes if c else [])],
     )
 
 
@@ -54,6 +55,14 @@ def model_mb(path: Path | None) -> float | None:
         return None
     files = [path] if path.is_file() else [p for p in path.rglob("*") if p.is_file()]
     return sum(p.stat().st_size for p in files) / 2**20
+
+
+def one_line(err: Exception) -> str:
+    """A user error as it reads; anything else with its type, first line only."""
+    if isinstance(err, UserError):
+        return str(err)
+    lines = str(err).strip().splitlines()
+    return f"{type(err).__name__}: {lines[0] if lines else ''}".rstrip(": ")
 
 
 def _timed(fn: Callable[[], object]) -> float:
@@ -70,10 +79,8 @@ def measure(job: Job, backend: Backend, images: ImageSet, settings: Settings, re
     try:
         _latency(job, backend, images, settings, result, step)
         _quality(job, backend, images, settings, references, outcome, step)
-    except UserError as err:
-        result.status, result.reason = FAILED, str(err)
-    except Exception as err:  # a runtime's own error types: report, go on with the next row
-        result.status, result.reason = FAILED, f"{type(err).__name__}: {str(err).strip().splitlines()[0] if str(err).strip() else ''}"
+    except Exception as err:  # a runtime's own error types too: report it, go on with the next row
+        result.status, result.reason = FAILED, one_line(err)
     finally:
         backend.close()
     return outcome
@@ -142,9 +149,9 @@ def measure_on_devices(job: Job, backend, images: ImageSet) -> list[Outcome]:
     outcomes = []
     try:
         runs = backend.device_runs(job.artifact, job.contract)
-    except UserError as err:
+    except Exception as err:  # adb itself failing (UserError) or not starting (OSError): one failed row
         result = base_result(job, images)
-        result.status, result.reason = FAILED, str(err)
+        result.status, result.reason = FAILED, one_line(err)
         return [Outcome(result)]
     for run in runs:
         result = base_result(job, images)

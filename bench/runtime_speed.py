@@ -4,8 +4,9 @@ round by round, so load from other processes hits all of them alike.
 
     .venv/bin/python -m bench.runtime_speed [--encoders all] [--imgsz 512 512] [--threads 2] [--runs 10]
 
-Goal (issue 4): ORT CPU at least 1.5x faster than torch eager for all three encoders. Artifacts are
-exported once (untrained weights unless seg-train left a checkpoint) into runs/export/<encoder>/ and reused.
+Goal (issue 4): ORT CPU at least 1.5x faster than torch eager for all three encoders. The fp32 artifacts
+come from runs/export/<encoder>/ when seg-export made them, else they are exported once (untrained weights
+unless seg-train left a checkpoint) into OUT/artifacts/ and reused.
 """
 from __future__ import annotations
 
@@ -36,21 +37,48 @@ class Row:
     min_ms: float
     mean_ms: float
     runs: int
+    others_cpu: float  # share of this machine's CPU other (not niced) processes used while it was measured
 
 
-def _artifact(encoder: str, fmt: str, imgsz: tuple[int, int], out_dir: Path) -> Path:
-    """The fp32 export, reused when seg-export (or an earlier run) already made it."""
+def _busy_seconds() -> tuple[float, float]:
+    """(CPU seconds used by the machine's not-niced processes, by this process) so far.
+
+    Niced work (`user` excludes it) yields the CPU to us and barely moves our timings."""
+    import psutil
+
+    total, mine = psutil.cpu_times(), psutil.Process().cpu_times()
+    return total.user + total.system + total.irq + total.softirq, mine.user + mine.system
+
+
+def wait_until_idle(limit_s: float, threshold: float = 0.15) -> float:
+    """Wait (at most `limit_s`) until other processes use under `threshold` of the CPU for 3 s; return their share."""
+    import psutil
+
+    deadline, share = time.monotonic() + limit_s, 1.0
+    while True:
+        busy0, mine0 = _busy_seconds()
+        time.sleep(3)
+        busy1, mine1 = _busy_seconds()
+        share = max(0.0, (busy1 - busy0) - (mine1 - mine0)) / (3 * psutil.cpu_count())
+        if share < threshold or time.monotonic() >= deadline:
+            return share
+
+
+def _artifact(encoder: str, fmt: str, imgsz: tuple[int, int], own_dir: Path) -> Path:
+    """The fp32 export: seg-export's in runs/export/<encoder>/ when there is one, else made once in `own_dir`
+    (not in runs/export, where it would block a later seg-export without --force)."""
     from export.api import export_model
     from export.job import artifact_name
+    from train.zoo import short_name
 
-    suffix = {"onnx": ".onnx", "tflite": ".tflite"}[fmt]
-    path = out_dir / artifact_name(encoder, imgsz, "fp32", suffix)
-    if path.exists():
-        return path
-    return export_model(None, encoder, fmt, "fp32", out_dir=out_dir, imgsz=imgsz)
+    name = artifact_name(encoder, imgsz, "fp32", {"onnx": ".onnx", "tflite": ".tflite"}[fmt])
+    for folder in (Path("runs/export") / short_name(encoder), own_dir):
+        if (folder / name).exists():
+            return folder / name
+    return export_model(None, encoder, fmt, "fp32", out_dir=own_dir, imgsz=imgsz)
 
 
-def _runners(encoder: str, imgsz: tuple[int, int], threads: int, tflite: bool) -> dict:
+def _runners(encoder: str, imgsz: tuple[int, int], threads: int, tflite: bool, own_dir: Path) -> dict:
     """name -> zero-argument callable doing one staged inference."""
     import onnxruntime as ort
     import torch
@@ -61,7 +89,7 @@ def _runners(encoder: str, imgsz: tuple[int, int], threads: int, tflite: bool) -
     from .backends import BackendOptions, make_backend
     from .reference import build_reference_model
 
-    out_dir = Path("runs/export") / short_name(encoder)
+    out_dir = own_dir / short_name(encoder)
     onnx_path = _artifact(encoder, "onnx", imgsz, out_dir)
     torch.set_num_threads(threads)
     model = build_reference_model(read_contract(onnx_path).source)
@@ -91,27 +119,37 @@ def _runners(encoder: str, imgsz: tuple[int, int], threads: int, tflite: bool) -
     return runners
 
 
-def measure(encoder: str, imgsz, threads: int, runs: int, warmup: int, tflite: bool) -> list[Row]:
-    runners = _runners(encoder, imgsz, threads, tflite)
+def measure(encoder: str, imgsz, threads: int, runs: int, warmup: int, tflite: bool, own_dir: Path,
+            wait_s: float = 0) -> list[Row]:
+    runners = _runners(encoder, imgsz, threads, tflite, own_dir)
+    import psutil
+
     times: dict[str, list[float]] = {name: [] for name in runners}
     for _ in range(warmup):
         for run in runners.values():
             run()
+    if wait_s > 0:
+        wait_until_idle(wait_s)
+    busy0, mine0, start_all = *_busy_seconds(), time.perf_counter()
     for _ in range(runs):  # round robin: a busy moment slows every runtime, not just one
         for name, run in runners.items():
             start = time.perf_counter()
             run()
             times[name].append((time.perf_counter() - start) * 1000)
-    return [Row(encoder, name, float(np.median(t)), float(np.min(t)), float(np.mean(t)), len(t)) for name, t in times.items()]
+    busy1, mine1 = _busy_seconds()
+    others = max(0.0, (busy1 - busy0) - (mine1 - mine0)) / ((time.perf_counter() - start_all) * psutil.cpu_count())
+    return [Row(encoder, name, float(np.median(t)), float(np.min(t)), float(np.mean(t)), len(t), others)
+            for name, t in times.items()]
 
 
 def summary(rows: list[Row]) -> list[str]:
-    lines = ["| encoder | runtime | median ms | min ms | x vs torch eager | spike ms |", "|---|---|---|---|---|---|"]
+    lines = ["| encoder | runtime | median ms | min ms | x vs torch eager (median) | spike ms | others' CPU (not niced) |",
+             "|---|---|---|---|---|---|---|"]
     for row in rows:
         eager = next(r for r in rows if r.encoder == row.encoder and r.runtime == "torch eager")
         spike = dict(zip(("torch eager", "ort untuned", "tflite fp32"), SPIKE_MS.get(row.encoder, ())))
         lines.append(f"| {row.encoder} | {row.runtime} | {row.median_ms:.1f} | {row.min_ms:.1f} | "
-                     f"{eager.median_ms / row.median_ms:.2f} | {spike.get(row.runtime, '-')} |")
+                     f"{eager.median_ms / row.median_ms:.2f} | {spike.get(row.runtime, '-')} | {row.others_cpu:.0%} |")
     lines.append("")
     for encoder in dict.fromkeys(r.encoder for r in rows):
         eager = next(r for r in rows if r.encoder == encoder and r.runtime == "torch eager")
@@ -134,6 +172,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--runs", type=int, default=10)
     p.add_argument("--warmup", type=int, default=2)
     p.add_argument("--no-tflite", action="store_true", help="skip LiteRT (its conversion takes minutes)")
+    p.add_argument("--wait-idle", type=float, default=0, metavar="S",
+                   help="on a shared machine, wait up to S seconds for other processes to go quiet before timing")
     p.add_argument("--out", type=Path, default=Path("runs/bench/runtime_speed"))
     args = p.parse_args(argv)
     if args.runs < 1 or args.threads < 1:
@@ -145,7 +185,8 @@ def main(argv: list[str] | None = None) -> int:
         smp_name = smp_encoder_name(encoder)
         print(f"runtime_speed: {encoder} at {args.imgsz[0]}x{args.imgsz[1]}, {args.threads} threads, "
               f"{args.runs} interleaved runs ...", flush=True)
-        rows += measure(smp_name, tuple(args.imgsz), args.threads, args.runs, args.warmup, not args.no_tflite)
+        rows += measure(smp_name, tuple(args.imgsz), args.threads, args.runs, args.warmup, not args.no_tflite,
+                        args.out / "artifacts", args.wait_idle)
     from .backends.base import cpu_name
 
     load_after = os.getloadavg()

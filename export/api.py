@@ -14,6 +14,7 @@ from .registry import get_exporter
 
 UNTRAINED_SEED = 0
 DEFAULT_IMGSZ = (512, 512)  # the study's training size, for untrained exports
+_WARNED_UNTRAINED: set[str] = set()
 
 
 def export_model(checkpoint: Path | None, encoder: str, fmt: str, precision: str = "fp32", *, out_dir: Path,
@@ -65,10 +66,12 @@ def _resolve_checkpoint(checkpoint: Path | None, encoder: str):
     if found is not None:
         say(f"using {found} (the newest best.pt seg-train left for {encoder})")
         return load_checkpoint(found, expect_encoder=encoder)
-    say("!" * 72)
-    say(f"WARNING: no checkpoint given and no runs/train/**/best.pt holds {encoder}.")
-    say(f"WARNING: exporting UNTRAINED weights (torch seed {UNTRAINED_SEED}): good for latency, useless for masks.")
-    say("!" * 72)
+    if encoder not in _WARNED_UNTRAINED:  # once per process, not once per format of --format all
+        _WARNED_UNTRAINED.add(encoder)
+        say("!" * 72)
+        say(f"WARNING: no checkpoint given and no runs/train/**/best.pt holds {encoder}.")
+        say(f"WARNING: exporting UNTRAINED weights (torch seed {UNTRAINED_SEED}): good for latency, useless for masks.")
+        say("!" * 72)
     return None
 
 

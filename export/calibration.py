@@ -47,8 +47,7 @@ def resolve_calibration(checkpoint, calib_dir: Path | None, count: int | None) -
             raise UserError(f"int8 needs calibration images: the checkpoint's training images {calib_dir} "
                             "are not on this machine; pass --calib DIR with a few hundred real pictures")
     if calib_dir is None:
-        say("WARNING: no calibration images (untrained weights, no --calib): calibrating int8 on synthetic "
-            "pictures; the result is for latency only")
+        say("WARNING: untrained weights and no --calib: int8 is calibrated on synthetic pictures (latency only)")
         return Calibration([], count, f"{count} synthetic pictures (seed {SYNTHETIC_SEED}); latency only")
     calib_dir = Path(calib_dir)
     if not calib_dir.is_dir():

@@ -84,20 +84,9 @@ def _default_precision(fmt: str) -> str:
 
 
 def _matrix(args) -> list[tuple[str, str, bool]]:
-    """Every format x precision (int8 TFLite also with int8 I/O); --precision narrows it."""
-    from .registry import EXPORTERS, PRECISIONS
+    from .registry import export_matrix
 
-    if args.precision is not None and args.precision not in PRECISIONS:
-        raise UserError(f"unknown precision {args.precision!r}: use {', '.join(PRECISIONS)}")
-    jobs = []
-    for exporter in EXPORTERS.values():
-        for precision in exporter.precisions:
-            if args.precision in (None, precision):
-                jobs.append((exporter.name, precision, False))
-                if exporter.name == "tflite" and precision == "int8":
-                    jobs.append((exporter.name, precision, True))
-    if args.int8_io:
-        jobs = [job for job in jobs if job[2]]
+    jobs = [job for job in export_matrix(args.precision) if job[2] or not args.int8_io]
     if not jobs:
         raise UserError(f"no format exports {args.precision}")
     return jobs

@@ -41,3 +41,17 @@ def get_exporter(fmt: str, precision: str) -> Exporter:
 
 def precision_matrix() -> str:
     return "; ".join(f"{e.name}: {'/'.join(e.precisions)}" for e in EXPORTERS.values())
+
+
+def export_matrix(precision: str | None = None) -> list[tuple[str, str, bool]]:
+    """(format, precision, int8 I/O) of everything `--format all` makes; `precision` narrows it."""
+    if precision is not None and precision not in PRECISIONS:
+        raise UserError(f"unknown precision {precision!r}: use {', '.join(PRECISIONS)}")
+    jobs = []
+    for exporter in EXPORTERS.values():
+        for p in exporter.precisions:
+            if precision in (None, p):
+                jobs.append((exporter.name, p, False))
+                if exporter.name == "tflite" and p == "int8":
+                    jobs.append((exporter.name, p, True))
+    return jobs

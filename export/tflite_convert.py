@@ -20,6 +20,7 @@ from pathlib import Path
 from train.checkpoint import file_sha256
 
 from .errors import ConversionError
+from .import_order import before_tensorflow
 from .job import say
 
 _WORKSPACE: Path | None = None
@@ -100,6 +101,7 @@ def _run_with_progress(cmd: list[str], env: dict, log_path: Path) -> str:
 
 def calibrate(saved_model: Path, calibration, preprocess, imgsz: tuple[int, int]) -> bytes:
     """One pass over the calibration images: a float model annotated with activation ranges."""
+    before_tensorflow()
     import tensorflow as tf
 
     key = hashlib.sha256(repr((str(saved_model), calibration, preprocess, imgsz)).encode()).hexdigest()
@@ -128,6 +130,7 @@ def calibrate(saved_model: Path, calibration, preprocess, imgsz: tuple[int, int]
 
 def quantize(calibrated: bytes, *, int8_io: bool, per_channel: bool = True, denylisted_nodes: list[str] | None = None) -> bytes:
     """Full-integer int8 from a calibrated model: float32 or int8 input/output."""
+    before_tensorflow()
     import tensorflow as tf
     from tensorflow.lite.python.convert import mlir_quantize
 

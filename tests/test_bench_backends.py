@@ -93,14 +93,19 @@ def test_matrix_reports_every_backend_and_missing_encoders(exported, tmp_path):
     onnx = exported("onnx")
     for path in (onnx, onnx.with_name(onnx.name + ".json")):
         shutil.copy(path, root / "efficientnet-b0" / path.name)
+    broken = root / "efficientnet-b0" / "broken.onnx"  # one failure must not stop the others
+    broken.write_bytes(b"not a model")
+    shutil.copy(onnx.with_name(onnx.name + ".json"), broken.with_name("broken.onnx.json"))
     out = tmp_path / "out"
     rc = main(["--encoder", "all", "--backend", "all", "--artifacts", str(root), "--runs", "2", "--warmup", "0",
                "--limit", "1", "--out", str(out), "--no-progress", "--no-plots"])
     rows = _rows(out)
     assert rc == 1  # two encoders have no artifacts
-    missing = [r for r in rows if "no exported artifacts" in r["reason"]]
+    missing = [r for r in rows if "no exported" in r["reason"]]
     assert sorted(r["model"] for r in missing) == ["resnet152", "resnext50"]
-    effb0 = {r["backend"]: r for r in rows if r["encoder"] == "efficientnet-b0"}
+    failed = [r for r in rows if r["status"] == "failed" and r["model"] == "broken.onnx"]
+    assert len(failed) == 1 and failed[0]["reason"].startswith("onnxruntime cannot load broken.onnx")
+    effb0 = {r["backend"]: r for r in rows if r["encoder"] == "efficientnet-b0" and r["model"] != "broken.onnx"}
     assert set(effb0) == set(BACKENDS)
     assert effb0["ort-cpu"]["status"] == effb0["torch-cpu"]["status"] == "ok"
     assert effb0["tflite"]["reason"] == "nothing to run: no .tflite artifacts"

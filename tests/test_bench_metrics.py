@@ -131,3 +131,21 @@ def test_results_json_and_csv_rows(tmp_path):
     assert list(table[0]) == COLUMNS and len(table) == 2
     assert table[0]["p50_ms"] == "1.5" and table[0]["versions"] == "onnxruntime=1.26.0" and table[0]["notes"] == "a | b"
     assert table[1]["status"] == "unavailable" and table[1]["mean_ms"] == ""
+
+
+@pytest.mark.filterwarnings("ignore::DeprecationWarning")  # the TorchScript exporter: seconds faster for a toy net
+def test_foreign_contract_from_an_onnx_file_and_flags(tmp_path):
+    import torch
+
+    from bench.foreign import ForeignFlags, foreign_contract
+    from train.errors import UserError
+
+    path = tmp_path / "two-class.onnx"
+    torch.onnx.export(torch.nn.Conv2d(3, 2, 3, padding=1).eval(), (torch.zeros(1, 3, 64, 96),), str(path),
+                      input_names=["image"], output_names=["scores"], dynamo=False)
+    contract = foreign_contract(path, ForeignFlags(output_kind="two-class", mean=(0.5, 0.5, 0.5), std=(0.5, 0.5, 0.5)))
+    assert (contract.input.name, contract.input.shape, contract.input.layout) == ("image", [1, 3, 64, 96], "NCHW")
+    assert (contract.output.name, contract.output.shape, contract.output.layout) == ("scores", [1, 2, 64, 96], "NCHW")
+    assert contract.preprocess.mean == [0.5] * 3 and not any("assumed ImageNet" in n for n in contract.notes)
+    with pytest.raises(UserError, match=r"2 channels; --output-kind logits reads 1 \(pass --output-kind two-class\)"):
+        foreign_contract(path, ForeignFlags())

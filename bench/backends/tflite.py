@@ -55,7 +55,12 @@ class TFLite(Backend):
 
 
 def _only_match(details: list[dict], shape: list[int], dtype: str, what: str, artifact: Path) -> dict:
-    matches = [d for d in details if list(d["shape"]) == list(shape) and np.dtype(d["dtype"]) == np.dtype(dtype)]
+    """The one tensor with the contract's shape and dtype (or, for foreign models whose contract adds a
+    missing channel axis, the one with as many elements)."""
+    typed = [d for d in details if np.dtype(d["dtype"]) == np.dtype(dtype)]
+    matches = [d for d in typed if list(d["shape"]) == list(shape)]
+    if not matches:
+        matches = [d for d in typed if int(np.prod(d["shape"])) == int(np.prod(shape))]
     if len(matches) != 1:
         found = ", ".join(f"{list(d['shape'])} {np.dtype(d['dtype'])}" for d in details)
         raise UserError(f"{artifact.name}: the contract's {what} is {shape} {dtype}, the model has {found}")

@@ -12,6 +12,7 @@ from train.atomic import atomic_path
 
 from ..contract import TensorSpec, write_contract
 from ..errors import ConversionError
+from ..import_order import before_tensorflow
 from ..job import ExportJob, say
 from .onnx import INPUT_NAME, OUTPUT_NAME
 
@@ -24,6 +25,7 @@ class CoreMLExporter:
     precisions = ("fp16", "fp32")  # fp16 weights and compute (the Neural Engine's), float32 I/O either way
 
     def export(self, job: ExportJob) -> Path:
+        before_tensorflow()  # coremltools imports TensorFlow
         import coremltools as ct
         import numpy as np
         import torch
@@ -43,12 +45,12 @@ class CoreMLExporter:
         with atomic_path(job.artifact) as tmp:
             mlmodel.save(str(tmp))
             op_counts = validate_spec(ct.utils.load_spec(str(tmp)), (h, w), job.precision)
-        say(f"coreml: spec ok ({sum(op_counts.values())} ops); {MAC_ONLY_NOTE}")
+        say(f"coreml: spec ok ({sum(n for op, n in op_counts.items() if op != 'const')} ops); {MAC_ONLY_NOTE}")
         contract = job.contract(
             self.name, job.artifact,
             TensorSpec(INPUT_NAME, [1, 3, h, w], "NCHW"), TensorSpec(OUTPUT_NAME, [1, 1, h, w], "NCHW"),
             tools={"coremltools": ct.__version__, "minimum_deployment_target": "iOS16"},
-            notes=[MAC_ONLY_NOTE, "ops: " + ", ".join(f"{op} x{n}" for op, n in sorted(op_counts.items()))],
+            notes=[MAC_ONLY_NOTE, "ops: " + ", ".join(f"{op} x{n}" for op, n in sorted(op_counts.items()) if op != "const")],
         )
         write_contract(contract, job.artifact)
         return job.artifact
@@ -59,6 +61,15 @@ def program_ops(spec) -> Counter:
     main = spec.mlProgram.functions["main"]
     block = main.block_specializations[main.opset]
     return Counter(op.type for op in block.operations)
+
+
+def weight_dtypes(spec) -> list[tuple[str, int]]:
+    """(data type, rank) of every constant tensor in the program."""
+    from coremltools.proto import MIL_pb2
+
+    main = spec.mlProgram.functions["main"]
+    return [(MIL_pb2.DataType.Name(op.outputs[0].type.tensorType.dataType), len(op.outputs[0].type.tensorType.dimensions))
+            for op in main.block_specializations[main.opset].operations if op.type == "const"]
 
 
 def validate_spec(spec, imgsz: tuple[int, int], precision: str) -> Counter:
@@ -77,13 +88,13 @@ def validate_spec(spec, imgsz: tuple[int, int], precision: str) -> Counter:
         array = features[0].type.multiArrayType
         if array.dataType != ft.ArrayFeatureType.FLOAT32:
             raise ConversionError(f"Core ML {name} is not float32")
-        if list(array.shape) not in ([], shape):  # outputs may leave the shape to the program
+        if list(array.shape) != shape:
             raise ConversionError(f"Core ML {name} has shape {list(array.shape)}, expected {shape}")
     ops = program_ops(spec)
     if ops["conv"] == 0:
         raise ConversionError("Core ML program has no convolutions")
-    has_fp16_casts = ops["cast"] > 0
-    if (precision == "fp16") != has_fp16_casts:
-        raise ConversionError(f"Core ML program casts {'' if has_fp16_casts else 'nothing '}to fp16, "
-                              f"but {precision} was asked for")
+    weight_types = {dtype for dtype, rank in weight_dtypes(spec) if rank == 4}  # conv kernels
+    expected = "FLOAT16" if precision == "fp16" else "FLOAT32"
+    if weight_types != {expected}:
+        raise ConversionError(f"Core ML conv weights are {sorted(weight_types)}, expected {expected} for {precision}")
     return ops

@@ -14,11 +14,14 @@ import numpy as np
 
 from train.atomic import atomic_path
 
-from ..contract import Quantization, TensorSpec, read_contract, write_contract
+from .. import tflite_convert as convert
+from ..contract import ModelContract, Quantization, TensorSpec, read_contract, write_contract
 from ..errors import ConversionError
 from ..job import ExportJob, artifact_name, say
-from .. import tflite_convert as convert
 from .onnx import OnnxExporter
+
+FIDELITY_IMAGES = 8  # held-out images for the int8-vs-fp32 mask check written into the contract
+INT8_MIN_IOU = 0.98
 
 
 class TFLiteExporter:
@@ -28,21 +31,25 @@ class TFLiteExporter:
 
     def export(self, job: ExportJob) -> Path:
         onnx_path = fp32_onnx(job)
-        saved = convert.onnx_to_tensorflow(onnx_path)
-        notes = [f"converted from {onnx_path.name} by onnx2tf (TensorFlow converter backend)"]
+        tf_model = convert.onnx_to_tensorflow(onnx_path)
+        notes = [f"converted from {onnx_path.name} by onnx2tf (TensorFlow converter backend); NHWC I/O"]
         if job.precision == "int8":
-            calibrated = convert.calibrate(saved.saved_model, job.calibration, job.preprocess, job.imgsz)
+            calibrated = convert.calibrate(tf_model.saved_model, job.calibration, job.preprocess, job.imgsz)
             model_bytes = convert.quantize(calibrated, int8_io=job.int8_io)
-            notes.append(f"int8 per-channel weights, per-tensor activations; calibrated on {job.calibration.origin}")
+            notes.append(f"int8: per-channel weights, per-tensor activations (min/max), calibrated on "
+                         f"{job.calibration.origin}; {'int8' if job.int8_io else 'float32'} I/O")
         else:
-            model_bytes = (saved.float32 if job.precision == "fp32" else saved.float16).read_bytes()
+            model_bytes = (tf_model.float32 if job.precision == "fp32" else tf_model.float16).read_bytes()
             if job.precision == "fp16":
-                notes.append("fp16 weights dequantized at load; float32 I/O")
+                notes.append("fp16 weights, dequantized to float32 at load; float32 I/O")
         with atomic_path(job.artifact) as tmp:
             tmp.write_bytes(model_bytes)
             input_spec, output_spec = describe(tmp, job.imgsz)
-        contract = job.contract(self.name, job.artifact, input_spec, output_spec,
-                                tools=convert.tool_versions(), notes=notes)
+            contract = job.contract(self.name, job.artifact, input_spec, output_spec,
+                                    tools=convert.tool_versions(), notes=notes)
+            contract.notes.append(check_against_onnx(tmp, contract, onnx_path, job.precision))
+            if job.precision == "int8":
+                contract.notes.extend(held_out_agreement(tmp, contract, onnx_path, job))
         write_contract(contract, job.artifact)
         return job.artifact
 
@@ -58,9 +65,11 @@ def fp32_onnx(job: ExportJob) -> Path:
         if contract is not None and contract.source == job.source and contract.input_hw == tuple(job.imgsz):
             say(f"tflite: reusing {beside.name}")
             return beside
-    work = convert.workspace() / f"onnx-{id(job)}"
-    work.mkdir()
-    onnx_job = dataclasses.replace(job, precision="fp32", int8_io=False, artifact=work / beside.name)
+    weights = job.source.checkpoint_sha256 or f"seed{job.source.init_seed}"
+    made = convert.workspace() / f"onnx-{weights[:16]}" / beside.name
+    if made.is_file():
+        return made
+    onnx_job = dataclasses.replace(job, precision="fp32", int8_io=False, artifact=made)
     return OnnxExporter().export(onnx_job)
 
 
@@ -84,3 +93,50 @@ def describe(path: Path, imgsz: tuple[int, int]) -> tuple[TensorSpec, TensorSpec
         quant = Quantization(float(scale), int(zero_point)) if dtype in ("int8", "uint8") else None
         specs.append(TensorSpec(detail["name"], shape, "NHWC", dtype, quant))
     return specs[0], specs[1]
+
+
+def check_against_onnx(path: Path, contract: ModelContract, onnx_path: Path, precision: str) -> str:
+    """Run both on one input of real-image statistics; refuse a float export that drifted."""
+    import onnxruntime as ort
+    from ai_edge_litert.interpreter import Interpreter
+
+    h, w = contract.input_hw
+    x = np.random.default_rng(0).standard_normal((1, h, w, 3), dtype=np.float32)
+    want = ort.InferenceSession(str(onnx_path), providers=["CPUExecutionProvider"]).run(
+        None, {"input": x.transpose(0, 3, 1, 2)})[0][0, 0]
+    interpreter = Interpreter(model_path=str(path))
+    interpreter.allocate_tensors()
+    quant = contract.input.quantization
+    if quant is not None:
+        x = np.clip(np.round(x / quant.scale) + quant.zero_point, -128, 127).astype(np.int8)
+    interpreter.set_tensor(interpreter.get_input_details()[0]["index"], x)
+    interpreter.invoke()
+    raw = interpreter.get_tensor(interpreter.get_output_details()[0]["index"])
+    from ..preprocess import output_to_logits
+
+    got = output_to_logits(raw, contract)
+    scale = max(1.0, float(np.abs(want).max()))
+    max_diff, mean_diff = float(np.abs(got - want).max()), float(np.abs(got - want).mean())
+    tolerance = {"fp32": 1e-3, "fp16": 5e-2}.get(precision)
+    if tolerance is not None and max_diff > tolerance * scale:
+        raise ConversionError(f"TFLite {precision} output differs from ONNX by {max_diff:.3g} "
+                              f"(tolerance {tolerance * scale:.3g})")
+    return (f"|logit difference| to the fp32 ONNX on a random input: max {max_diff:.2e}, mean {mean_diff:.2e} "
+            f"(logits up to {scale:.1f})")
+
+
+def held_out_agreement(path: Path, contract: ModelContract, onnx_path: Path, job: ExportJob) -> list[str]:
+    """int8 vs fp32 person masks on a few held-out real images (the checkpoint's val split)."""
+    from ..fidelity import compare_masks, list_images
+
+    val = Path(job.checkpoint.meta.data_dir) / "val" / "images" if job.checkpoint else None
+    if val is None or not val.is_dir():
+        return ["int8 fidelity not measured at export: no held-out images (measure with python -m export.fidelity)"]
+    write_contract(contract, path)  # beside the temporary file, so the runner can read it
+    stats = compare_masks(onnx_path, path, list_images(val, FIDELITY_IMAGES))
+    message = (f"int8 vs fp32 ONNX person masks on {stats['images']} held-out images of {val}: pooled IoU "
+               f"{stats['pooled_iou']:.4f}, min {stats['min_iou']:.4f}")
+    say(f"tflite: {message}")
+    if stats["pooled_iou"] < INT8_MIN_IOU:
+        say(f"WARNING: int8 mask IoU {stats['pooled_iou']:.3f} is below {INT8_MIN_IOU}: see export/INT8.md")
+    return [message]
