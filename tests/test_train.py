@@ -223,3 +223,13 @@ def test_torchrun_ddp_on_cpu(ccp_dir, tmp_path):
     assert done.stdout.count("epoch 1:") == 1  # one rank reports and writes
     ckpt = load_checkpoint(out / "last.pt")
     assert ckpt.meta.epoch == 1 and ckpt.history[0]["images_per_s"] > 0
+
+
+def test_confusion_stats_count_person_pixels():
+    """Hand-made 1x1x2x3 case: logits > 0 are person; the 0/1 target stays as it is."""
+    from train.loop import confusion_stats
+
+    logits = torch.tensor([[[[2.0, -1.0, 0.5], [-3.0, 1.0, -0.2]]]])
+    target = torch.tensor([[[[1.0, 1.0, 0.0], [0.0, 1.0, 0.0]]]])
+    tp, fp, fn, tn = (int(t) for t in confusion_stats(logits, target))
+    assert (tp, fp, fn, tn) == (2, 1, 1, 2)

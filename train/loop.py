@@ -45,6 +45,17 @@ class TrainConfig:
         return {k: getattr(self, k) for k in self.recipe_keys}
 
 
+def confusion_stats(logits, masks):
+    """Per-image tp, fp, fn, tn of the person mask (logit > 0) against a 0/1 target.
+
+    Binarize here: smp's get_stats(threshold=t) thresholds the target with t as well, so a logit
+    threshold of 0 would turn every target pixel into person.
+    """
+    import segmentation_models_pytorch as smp
+
+    return smp.metrics.get_stats((logits.detach() > 0).long(), masks.long(), mode="binary")
+
+
 class Distributed:
     """torchrun sets WORLD_SIZE/RANK/LOCAL_RANK; without them this is a single process."""
 
@@ -151,11 +162,6 @@ class Trainer:
                           num_workers=self.cfg.workers, pin_memory=self.cuda, drop_last=train and len(dataset) > self.cfg.batch,
                           persistent_workers=self.cfg.workers > 0, generator=torch.Generator().manual_seed(self.cfg.seed))
 
-    def _step_stats(self, logits, masks):
-        import segmentation_models_pytorch as smp
-
-        return smp.metrics.get_stats(logits.detach().float(), masks.long(), mode="binary", threshold=0.0)
-
     def _run_epoch(self, loader, train: bool, desc: str) -> dict:
         import segmentation_models_pytorch as smp
         import torch
@@ -182,7 +188,7 @@ class Trainer:
                     self.scaler.update()
                 total_loss += loss.item() * len(images)
                 seen += len(images)
-                stats.append(self._step_stats(logits, masks))
+                stats.append(confusion_stats(logits, masks))
                 bar.set_postfix(loss=f"{total_loss / seen:.4f}")
         tp, fp, fn, tn = (torch.cat(s) for s in zip(*stats))
         return {
