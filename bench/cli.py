@@ -51,6 +51,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     gpu.add_argument("--compile", default=None, choices=["default", "reduce-overhead", "max-autotune"],
                      help="torch-cuda: torch.compile mode")
     gpu.add_argument("--cuda-graphs", action="store_true", help="torch-cuda / ort-cuda: capture once, replay")
+    gpu.add_argument("--cast-weights", action="store_true",
+                     help="torch-cuda fp16/bf16 rows: cast weights and input to that type instead of autocast")
     gpu.add_argument("--trt-fp16", action="store_true", help="ort-trt: allow fp16 TensorRT kernels")
     android = p.add_argument_group("android (TFLite benchmark_model over adb)")
     android.add_argument("--benchmark-model", type=Path, default=None, help="benchmark_model binary built for the phone")
@@ -103,16 +105,18 @@ def _precisions(spec: str) -> set[str] | None:
     if spec == "all":
         return None
     wanted = {p.strip() for p in spec.split(",") if p.strip()}
-    if not wanted or wanted - set(PRECISIONS):
-        raise UserError(f"unknown precision {', '.join(sorted(wanted - set(PRECISIONS))) or spec!r}: use all or {', '.join(PRECISIONS)}")
+    unknown = sorted(wanted - set(PRECISIONS))
+    if unknown or not wanted:
+        raise UserError(f"unknown precision {', '.join(map(repr, unknown)) or repr(spec)}: use all or {', '.join(PRECISIONS)}")
     return wanted
 
 
 def _options(args: argparse.Namespace) -> BackendOptions:
-    return BackendOptions(threads=args.threads, channels_last=args.channels_last, torch_compile=args.compile,
-                          cuda_graphs=args.cuda_graphs, trt_fp16=args.trt_fp16, benchmark_model=args.benchmark_model,
-                          serials=args.serial, use_gpu=args.use_gpu, use_nnapi=args.use_nnapi,
-                          use_xnnpack=args.use_xnnpack, runs=args.runs, warmup=args.warmup)
+    return BackendOptions(
+        threads=args.threads, channels_last=args.channels_last, torch_compile=args.compile, cuda_graphs=args.cuda_graphs,
+        cast_weights=args.cast_weights, trt_fp16=args.trt_fp16, benchmark_model=args.benchmark_model,
+        serials=args.serial, use_gpu=args.use_gpu, use_nnapi=args.use_nnapi, use_xnnpack=args.use_xnnpack,
+        runs=args.runs, warmup=args.warmup)
 
 
 def _model_groups(args: argparse.Namespace) -> list[tuple[str, list, str | None]]:

@@ -46,6 +46,7 @@ class Outcome:
 @cli_entry("seg-export")
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    exit_on_sigterm()
     from .api import default_out_dir, export_model
     from .registry import get_exporter
 
@@ -73,6 +74,13 @@ def main(argv: list[str] | None = None) -> int:
     outcomes = [_run_one(args, fmt, precision, int8_io, options) for fmt, precision, int8_io in _matrix(args)]
     print_table(outcomes)
     return 1 if any(o.error for o in outcomes) else 0
+
+
+def exit_on_sigterm() -> None:
+    """`kill` ends seg-export like Ctrl-C would: temporary files removed, converters stopped."""
+    import signal
+
+    signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
 
 
 def _default_precision(fmt: str) -> str:

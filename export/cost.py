@@ -124,6 +124,10 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
     from train.errors import UserError
 
+    from .cli import exit_on_sigterm
+
+    exit_on_sigterm()
+
     if args.checkpoint and len(args.encoders) != 1:
         raise UserError("--checkpoint needs exactly one encoder")
     print(f"export cost on {machine()}, {args.imgsz[0]}x{args.imgsz[1]}", flush=True)

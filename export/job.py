@@ -45,10 +45,10 @@ class ExportJob:
         return Preprocess(mean=list(norm.mean), std=list(norm.std), pixel_scale=norm.pixel_scale)
 
     def contract(self, fmt: str, artifact: Path, input: TensorSpec, output: TensorSpec, *,
-                 tools: dict[str, str], notes: list[str] | None = None, precision: str | None = None) -> ModelContract:
+                 tools: dict[str, str], notes: list[str] | None = None) -> ModelContract:
         versions = package_versions()
         return ModelContract(
-            format=fmt, precision=precision or self.precision, artifact=artifact.name, input=input, output=output,
+            format=fmt, precision=self.precision, artifact=artifact.name, input=input, output=output,
             preprocess=self.preprocess, postprocess=Postprocess(), source=self.source,
             tools={"torch": versions["torch"], "smp": versions["smp"], **tools}, notes=list(notes or []),
         )

@@ -24,7 +24,7 @@ from .import_order import before_tensorflow
 from .job import say
 
 _WORKSPACE: Path | None = None
-_SAVED_MODELS: dict[str, "SavedModel"] = {}
+_SAVED_MODELS: dict[str, "SavedModel | ConversionError"] = {}  # failures too: one try per ONNX
 _CALIBRATED: dict[str, bytes] = {}
 PROGRESS_EVERY = 0.1  # report onnx2tf progress every 10 % of the graph
 
@@ -48,7 +48,10 @@ def onnx_to_tensorflow(onnx_path: Path) -> SavedModel:
     """Run onnx2tf on a copy (it overwrites its input) in a child process (memory returns to the OS)."""
     key = file_sha256(onnx_path)
     if key in _SAVED_MODELS:
-        return _SAVED_MODELS[key]
+        known = _SAVED_MODELS[key]
+        if isinstance(known, ConversionError):
+            raise known
+        return known
     work = workspace() / f"onnx2tf-{key[:16]}"
     shutil.rmtree(work, ignore_errors=True)
     work.mkdir()
@@ -57,13 +60,19 @@ def onnx_to_tensorflow(onnx_path: Path) -> SavedModel:
     out = work / "saved_model"
     bin_dir = str(Path(sys.executable).parent)  # onnx2tf runs `onnxsim` as a program
     env = {**os.environ, "PATH": bin_dir + os.pathsep + os.environ.get("PATH", ""), "TF_CPP_MIN_LOG_LEVEL": "2"}
-    cmd = [sys.executable, "-m", "onnx2tf", "-i", str(source), "-o", str(out), "-tb", "tf_converter"]
+    # -nuo: the ONNX is already simplified by onnxslim; onnx2tf would run onnxsim three more times.
+    cmd = [sys.executable, "-m", "onnx2tf", "-i", str(source), "-o", str(out), "-tb", "tf_converter", "-nuo"]
     say(f"tflite: onnx2tf is converting {onnx_path.name} to TensorFlow (minutes for big encoders)")
-    tail = _run_with_progress(cmd, env, work / "onnx2tf.log")
-    result = SavedModel(out, out / "model_float32.tflite", out / "model_float16.tflite")
-    missing = [p.name for p in (result.saved_model / "saved_model.pb", result.float32, result.float16) if not p.exists()]
-    if missing:
-        raise ConversionError(f"onnx2tf did not write {', '.join(missing)}: {tail}")
+    try:
+        tail = _run_with_progress(cmd, env, work / "onnx2tf.log")
+        result = SavedModel(out, out / "model_float32.tflite", out / "model_float16.tflite")
+        missing = [p.name for p in (result.saved_model / "saved_model.pb", result.float32, result.float16)
+                   if not p.exists()]
+        if missing:
+            raise ConversionError(f"onnx2tf did not write {', '.join(missing)}: {tail}")
+    except ConversionError as err:
+        _SAVED_MODELS[key] = err
+        raise
     _SAVED_MODELS[key] = result
     return result
 
@@ -73,7 +82,7 @@ def _run_with_progress(cmd: list[str], env: dict, log_path: Path) -> str:
     step = re.compile(r"(\d+)\s*/\s*(\d+)")
     last_reported, tail = -1.0, deque(maxlen=40)
     with open(log_path, "w") as log, subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                                                      text=True, errors="replace") as child:
+                                                      text=True, errors="replace", preexec_fn=_die_with_parent) as child:
         try:
             for line in child.stdout:
                 log.write(line)
@@ -92,11 +101,24 @@ def _run_with_progress(cmd: list[str], env: dict, log_path: Path) -> str:
         except BaseException:
             child.kill()
             raise
+    if child.returncode < 0:
+        raise ConversionError(f"onnx2tf was killed by signal {-child.returncode}"
+                              f"{' (out of memory?)' if child.returncode == -9 else ''}")
     if child.returncode != 0:
         errors = [line for line in tail if "error" in line.lower()] or list(tail)
-        raise ConversionError(f"onnx2tf exited with {child.returncode}: {errors[-1] if errors else 'no output'} "
-                              f"(log: {log_path})")
+        raise ConversionError(f"onnx2tf exited with {child.returncode}: {errors[-1] if errors else 'no output'}")
     return tail[-1] if tail else ""
+
+
+def _die_with_parent() -> None:
+    """In the child: get SIGKILL when the parent dies, so no converter outlives seg-export (Linux)."""
+    try:
+        import ctypes
+        import signal
+
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
 
 
 def calibrate(saved_model: Path, calibration, preprocess, imgsz: tuple[int, int]) -> bytes:

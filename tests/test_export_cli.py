@@ -81,10 +81,8 @@ def test_existing_output_needs_force(capsys, exported, trained_checkpoint):
 
 
 class _FakeExporter:
-    suffix = ".fake"
-
     def __init__(self, name: str, fail: bool):
-        self.name, self.fail, self.precisions = name, fail, ("fp32",)
+        self.name, self.fail, self.precisions, self.suffix = name, fail, ("fp32",), f".{name}"
 
     def export(self, job) -> Path:
         if self.fail:
@@ -107,6 +105,43 @@ def test_format_all_goes_past_a_failure_and_reports_it(capsys, monkeypatch, tmp_
     assert rc == 1
     assert table[0].split()[:6] == ["format", "precision", "file", "size", "time", "status"]
     good, bad = (next(line for line in table if line.startswith(name)) for name in ("good", "bad"))
-    assert good.endswith("ok") and "efficientnet-b0-128x128-fp32.fake" in good
+    assert good.endswith("ok") and "efficientnet-b0-128x128-fp32.good" in good
     assert "FAILED RuntimeError: converter exploded" in bad and "second line" not in bad
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["efficientnet-b0-128x128-fp32.fake"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["efficientnet-b0-128x128-fp32.good"]
+
+
+def test_untrained_export_says_so_loudly_and_records_the_seed(capsys, monkeypatch, tmp_path):
+    import numpy as np
+    import onnxruntime as ort
+    import torch
+
+    from export.contract import read_contract
+    from train.zoo import build_unet
+
+    monkeypatch.chdir(tmp_path)  # no runs/train/**/best.pt here
+    rc = main(["--encoder", "efficientnet-b0", "--format", "onnx", "--imgsz", "64", "64", "--out", "out"])
+    captured = capsys.readouterr()
+    assert rc == 0 and "UNTRAINED" in captured.err
+    artifact = tmp_path / captured.out.strip()
+    contract = read_contract(artifact)
+    assert (contract.source.trained, contract.source.checkpoint, contract.source.init_seed) == (False, None, 0)
+    torch.manual_seed(contract.source.init_seed)  # the recorded seed rebuilds the exported weights
+    model = build_unet("efficientnet-b0").eval()
+    x = np.random.default_rng(1).standard_normal((1, 3, 64, 64), dtype=np.float32)
+    got = ort.InferenceSession(str(artifact), providers=["CPUExecutionProvider"]).run(None, {"input": x})[0]
+    with torch.no_grad():
+        want = model(torch.from_numpy(x)).numpy()
+    np.testing.assert_allclose(got, want, atol=1e-3 * max(1.0, float(np.abs(want).max())))
+
+
+def test_interrupted_export_leaves_no_file(monkeypatch, tmp_path, trained_checkpoint):
+    import export.formats.onnx as onnx_format
+    from export.api import export_model
+
+    def interrupt(*args):
+        raise KeyboardInterrupt  # Ctrl-C after the file was written, before it was checked
+
+    monkeypatch.setattr(onnx_format, "compare_with_torch", interrupt)
+    with pytest.raises(KeyboardInterrupt):
+        export_model(trained_checkpoint, "efficientnet-b0", "onnx", out_dir=tmp_path / "out", imgsz=(64, 64))
+    assert list((tmp_path / "out").iterdir()) == []

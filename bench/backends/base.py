@@ -19,7 +19,8 @@ class BackendOptions:
     threads: int | None = None  # None: every core this process may use
     channels_last: bool = False  # torch: NHWC memory format
     torch_compile: str | None = None  # torch-cuda: torch.compile mode ("default", "reduce-overhead", "max-autotune")
-    cuda_graphs: bool = False  # torch-cuda: capture the forward once, replay it
+    cuda_graphs: bool = False  # torch-cuda / ort-cuda: capture the forward once, replay it
+    cast_weights: bool = False  # torch-cuda fp16/bf16 rows: cast the weights instead of autocast
     trt_fp16: bool = False  # ort-trt: let TensorRT build fp16 kernels
     # android (TFLite benchmark_model over adb)
     benchmark_model: Path | None = None

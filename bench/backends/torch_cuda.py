@@ -1,5 +1,5 @@
-"""PyTorch on a CUDA GPU, with the knobs a GPU session tries: channels_last, fp16/bf16 autocast,
-torch.compile and CUDA graphs."""
+"""PyTorch on a CUDA GPU, with the knobs a GPU session tries: channels_last, fp16/bf16 autocast (or
+weights cast to that type), torch.compile and CUDA graphs."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -32,8 +32,11 @@ class TorchCUDA(Backend):
         self.memory_format = torch.channels_last if self.options.channels_last else torch.contiguous_format
         self.model = model = build_reference_model(contract.source).cuda().to(memory_format=self.memory_format)
         self.autocast = {"fp16": torch.float16, "bf16": torch.bfloat16}.get(precision)
+        in_dtype = torch.float32
+        if self.autocast is not None and self.options.cast_weights:  # no per-op casts: less launch overhead
+            model, in_dtype, self.autocast = model.to(self.autocast), self.autocast, None
         self.forward_fn = torch.compile(model, mode=self.options.torch_compile) if self.options.torch_compile else model
-        self.static_in = torch.zeros(contract.input.shape, device="cuda").to(memory_format=self.memory_format)
+        self.static_in = torch.zeros(contract.input.shape, device="cuda", dtype=in_dtype).to(memory_format=self.memory_format)
         self.graph = None
         if self.options.cuda_graphs:
             self._capture(torch)

@@ -1,6 +1,8 @@
 """ONNX: static batch 1, `input` -> `logits`, constant-size resizes, checked and simplified."""
 from __future__ import annotations
 
+import contextlib
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -29,7 +31,7 @@ class OnnxExporter:
         with atomic_path(job.artifact) as tmp:
             say(f"onnx: tracing {job.encoder} at {h}x{w} with torch.export (dynamo)")
             example = torch.zeros(1, 3, h, w)
-            with torch.no_grad():
+            with torch.no_grad(), contextlib.redirect_stdout(sys.stderr):  # keep stdout for results
                 program = torch.onnx.export(job.model, (example,), input_names=[INPUT_NAME],
                                             output_names=[OUTPUT_NAME], opset_version=OPSET, dynamo=True,
                                             optimize=True, verbose=False)
