@@ -66,7 +66,7 @@ def paper_tables(results: list[Result], params: dict[str, dict[str, int]] | None
         ("Table 3 - parameters", ["encoder", "study (encoder)", "ours (encoder)", "ours (whole U-Net)"], t3),
         ("Table 4 - person IoU", ["encoder", "study portrait (APSIS/EG1800)", "ours portrait-style",
                                   "study CamVid pedestrians", "ours CamVid"], t4),
-        (f"Table 5 - mean inference per image", ["encoder", f"study GPU ms ({STUDY_GPU})", "ours GPU (fastest row)",
+        ("Table 5 - mean inference per image", ["encoder", f"study GPU ms ({STUDY_GPU})", "ours GPU (fastest row)",
                                                   "ours CPU (fastest row, for scale)"], t5),
     ]
 

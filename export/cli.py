@@ -26,7 +26,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                    help="input size (default: the checkpoint's training size, 512 512 untrained)")
     p.add_argument("--calib", type=Path, default=None,
                    help="int8 calibration images (default: the checkpoint's train/images)")
-    p.add_argument("--calib-count", type=int, default=None, help="calibration images to use (default 200)")
+    p.add_argument("--calib-count", type=int, default=None, help="calibration images to use (default 32)")
     p.add_argument("--int8-io", action="store_true", help="tflite int8 with int8 input/output tensors")
     p.add_argument("--out", type=Path, default=None, help="output folder (default runs/export/ENCODER)")
     p.add_argument("--force", action="store_true", help="replace existing artifacts")

@@ -1,7 +1,14 @@
-"""The TensorFlow side of the TFLite export: onnx2tf in a child process, int8 calibration and quantization.
+"""The TFLite side of the export, all starting from one float32 .tflite file.
 
-Intermediates (SavedModels, calibrated models) live in one temporary workspace per process, keyed
-by content, so `--format all` converts each ONNX once and calibrates each model once.
+- onnx2tf (its direct FlatBuffer backend, in a child process) turns the ONNX into float32 TFLite:
+  seconds and a few hundred MB, where its TensorFlow-converter backend took minutes and >9 GB
+  for ResNet-152 at 512x512.
+- fp16: the float32 file with its constant tensors stored as float16 behind DEQUANTIZE ops
+  (what TensorFlow's float16 quantization writes), so inputs and outputs stay float32.
+- int8: TensorFlow Lite's calibrator runs the float32 file over real images once, then the
+  MLIR quantizer writes full-integer models (float32 or int8 I/O) from that one calibration.
+Intermediates live in one temporary workspace per process, keyed by content, so `--format all`
+converts each ONNX once and calibrates each model once.
 """
 from __future__ import annotations
 
@@ -14,7 +21,6 @@ import subprocess
 import sys
 import tempfile
 from collections import deque
-from dataclasses import dataclass
 from pathlib import Path
 
 from train.checkpoint import file_sha256
@@ -24,7 +30,7 @@ from .import_order import before_tensorflow
 from .job import say
 
 _WORKSPACE: Path | None = None
-_SAVED_MODELS: dict[str, "SavedModel | ConversionError"] = {}  # failures too: one try per ONNX
+_FLOAT32: dict[str, "Path | ConversionError"] = {}  # failures too: one try per ONNX
 _CALIBRATED: dict[str, bytes] = {}
 PROGRESS_EVERY = 0.1  # report onnx2tf progress every 10 % of the graph
 
@@ -37,18 +43,11 @@ def workspace() -> Path:
     return _WORKSPACE
 
 
-@dataclass
-class SavedModel:
-    saved_model: Path
-    float32: Path  # .tflite, float32 weights and I/O
-    float16: Path  # .tflite, float16 weights, float32 I/O
-
-
-def onnx_to_tensorflow(onnx_path: Path) -> SavedModel:
-    """Run onnx2tf on a copy (it overwrites its input) in a child process (memory returns to the OS)."""
+def onnx_to_tflite(onnx_path: Path) -> Path:
+    """float32 .tflite from onnx2tf, run on a copy (it overwrites its input) in a child process."""
     key = file_sha256(onnx_path)
-    if key in _SAVED_MODELS:
-        known = _SAVED_MODELS[key]
+    if key in _FLOAT32:
+        known = _FLOAT32[key]
         if isinstance(known, ConversionError):
             raise known
         return known
@@ -57,23 +56,21 @@ def onnx_to_tensorflow(onnx_path: Path) -> SavedModel:
     work.mkdir()
     source = work / "model.onnx"
     shutil.copyfile(onnx_path, source)
-    out = work / "saved_model"
+    out = work / "tflite"
     bin_dir = str(Path(sys.executable).parent)  # onnx2tf runs `onnxsim` as a program
     env = {**os.environ, "PATH": bin_dir + os.pathsep + os.environ.get("PATH", ""), "TF_CPP_MIN_LOG_LEVEL": "2"}
     # -nuo: the ONNX is already simplified by onnxslim; onnx2tf would run onnxsim three more times.
-    cmd = [sys.executable, "-m", "onnx2tf", "-i", str(source), "-o", str(out), "-tb", "tf_converter", "-nuo"]
-    say(f"tflite: onnx2tf is converting {onnx_path.name} to TensorFlow (minutes for big encoders)")
+    cmd = [sys.executable, "-m", "onnx2tf", "-i", str(source), "-o", str(out), "-tb", "flatbuffer_direct", "-nuo"]
+    say(f"tflite: onnx2tf is converting {onnx_path.name}")
     try:
         tail = _run_with_progress(cmd, env, work / "onnx2tf.log")
-        result = SavedModel(out, out / "model_float32.tflite", out / "model_float16.tflite")
-        missing = [p.name for p in (result.saved_model / "saved_model.pb", result.float32, result.float16)
-                   if not p.exists()]
-        if missing:
-            raise ConversionError(f"onnx2tf did not write {', '.join(missing)}: {tail}")
+        result = out / "model_float32.tflite"
+        if not result.is_file():
+            raise ConversionError(f"onnx2tf did not write {result.name}: {tail}")
     except ConversionError as err:
-        _SAVED_MODELS[key] = err
+        _FLOAT32[key] = err
         raise
-    _SAVED_MODELS[key] = result
+    _FLOAT32[key] = result
     return result
 
 
@@ -95,7 +92,7 @@ def _run_with_progress(cmd: list[str], env: dict, log_path: Path) -> str:
                     if done - last_reported >= PROGRESS_EVERY or done == 1.0:
                         last_reported = done
                         say(f"tflite: onnx2tf {done:.0%} of {match.group(2)} ops")
-                elif "output started" in clean or "output complete" in clean:
+                elif "complete" in clean.lower() and "INFO:" in clean:
                     say(f"tflite: onnx2tf {clean.split('INFO:')[-1].strip(' =')}")
             child.wait()
         except BaseException:
@@ -121,29 +118,25 @@ def _die_with_parent() -> None:
         pass
 
 
-def calibrate(saved_model: Path, calibration, preprocess, imgsz: tuple[int, int]) -> bytes:
-    """One pass over the calibration images: a float model annotated with activation ranges."""
+def calibrate(float32: Path, calibration, preprocess, imgsz: tuple[int, int]) -> bytes:
+    """One pass over the calibration images: the float model annotated with activation ranges."""
     before_tensorflow()
-    import tensorflow as tf
+    from tensorflow.lite.python.optimize import calibrator
 
-    key = hashlib.sha256(repr((str(saved_model), calibration, preprocess, imgsz)).encode()).hexdigest()
+    key = hashlib.sha256(repr((file_sha256(float32), calibration, preprocess, imgsz)).encode()).hexdigest()
     if key in _CALIBRATED:
         return _CALIBRATED[key]
     say(f"tflite: calibrating int8 ranges on {calibration.origin}")
 
     def representative_dataset():
         for i, x in enumerate(calibration.tensors(preprocess, imgsz), 1):
-            if i % 50 == 0:
+            if i % 25 == 0:
                 say(f"tflite: calibration image {i}/{calibration.count}")
             yield [x[None]]
 
-    converter = tf.lite.TFLiteConverter.from_saved_model(str(saved_model))
-    converter.optimizations = [tf.lite.Optimize.DEFAULT]
-    converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
-    converter.representative_dataset = representative_dataset
-    converter._experimental_calibrate_only = True  # quantize later, once per variant, without re-calibrating
     try:
-        calibrated = converter.convert()
+        model = calibrator.add_intermediate_tensors(float32.read_bytes())
+        calibrated = calibrator.Calibrator(model).calibrate(representative_dataset)
     except Exception as err:
         raise ConversionError(f"int8 calibration failed: {type(err).__name__}: {str(err).splitlines()[0]}") from None
     _CALIBRATED[key] = calibrated
@@ -162,6 +155,62 @@ def quantize(calibrated: bytes, *, int8_io: bool, per_channel: bool = True, deny
                              output_data_type=io_type, denylisted_nodes=denylisted_nodes)
     except Exception as err:
         raise ConversionError(f"int8 quantization failed: {type(err).__name__}: {str(err).splitlines()[0]}") from None
+
+
+def float16_weights(float32_model: bytes) -> bytes:
+    """Store every float32 constant as float16 behind a DEQUANTIZE op; activations and I/O stay float32."""
+    before_tensorflow()
+    import numpy as np
+    from tensorflow.lite.python import schema_py_generated as schema
+    from tensorflow.lite.tools import flatbuffer_utils
+
+    model = flatbuffer_utils.convert_bytearray_to_object(bytearray(float32_model))
+    dequantize = _operator_code(model, schema.BuiltinOperator.DEQUANTIZE, version=3, schema=schema)
+    for graph in model.subgraphs:
+        consumed = sorted({i for op in graph.operators for i in (op.inputs if op.inputs is not None else []) if i >= 0})
+        unpack = []
+        for index in consumed:
+            tensor, buffer = graph.tensors[index], model.buffers[graph.tensors[index].buffer]
+            if tensor.type != schema.TensorType.FLOAT32 or buffer.data is None or len(buffer.data) == 0:
+                continue
+            values = np.asarray(buffer.data, dtype=np.uint8).view(np.float32)
+            if np.abs(values).max() > np.finfo(np.float16).max:
+                continue  # e.g. max-pool padding at -FLT_MAX: keep float32 rather than turn it into inf
+            half = schema.TensorT()
+            half.shape, half.type, half.name = tensor.shape, schema.TensorType.FLOAT16, _name(tensor.name) + "_fp16"
+            half.buffer = _add_buffer(model, values.astype(np.float16).view(np.uint8), schema)
+            graph.tensors.append(half)
+            tensor.buffer = _add_buffer(model, None, schema)  # now computed at run time by DEQUANTIZE
+            op = schema.OperatorT()
+            op.opcodeIndex, op.inputs, op.outputs = dequantize, [len(graph.tensors) - 1], [index]
+            unpack.append(op)
+        graph.operators = unpack + list(graph.operators)
+    referenced = {t.buffer for graph in model.subgraphs for t in graph.tensors}
+    for i, buffer in enumerate(model.buffers):
+        if i not in referenced:
+            buffer.data = None  # drop the float32 copies
+    return bytes(flatbuffer_utils.convert_object_to_bytearray(model))
+
+
+def _operator_code(model, builtin: int, version: int, schema) -> int:
+    for i, code in enumerate(model.operatorCodes):
+        if max(code.builtinCode, code.deprecatedBuiltinCode) == builtin:
+            return i
+    code = schema.OperatorCodeT()
+    code.builtinCode, code.deprecatedBuiltinCode, code.version = builtin, min(builtin, 127), version
+    model.operatorCodes.append(code)
+    return len(model.operatorCodes) - 1
+
+
+def _add_buffer(model, data, schema) -> int:
+    buffer = schema.BufferT()
+    buffer.data = data  # numpy uint8: packed as one vector, fast
+    model.buffers.append(buffer)
+    return len(model.buffers) - 1
+
+
+def _name(name) -> str:
+    return name.decode() if isinstance(name, bytes) else str(name or "")
 
 
 def tool_versions() -> dict[str, str]:

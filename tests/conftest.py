@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import sys
 from pathlib import Path
 
 import pytest
@@ -63,6 +64,18 @@ def exported(trained_checkpoint, ccp_dir, tmp_path_factory):
         return cache[key]
 
     return get
+
+
+def android_script(module: str, name: str):
+    """A function from one of android_demo's scripts (they are scripts, not an installed package)."""
+    import importlib
+
+    folder = str(ROOT / "android_demo")
+    sys.path.insert(0, folder)
+    try:
+        return getattr(importlib.import_module(module), name)
+    finally:
+        sys.path.remove(folder)
 
 
 @pytest.fixture

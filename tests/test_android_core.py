@@ -10,11 +10,11 @@ import json
 import re
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import android_script
 
 ROOT = Path(__file__).resolve().parents[1]
 CORE = ROOT / "android_demo" / "core" / "src"
@@ -56,12 +56,7 @@ def run_junit(classes: Path, tests: list[str], golden_dir: Path | None = None) -
 
 
 def _load_write_golden():
-    sys.path.insert(0, str(ROOT / "android_demo"))
-    try:
-        from write_golden import write_golden
-    finally:
-        sys.path.remove(str(ROOT / "android_demo"))
-    return write_golden
+    return android_script("write_golden", "write_golden")
 
 
 @pytest.fixture(scope="module")

@@ -3,25 +3,19 @@ from __future__ import annotations
 
 import json
 import shutil
-import sys
 from pathlib import Path
 
 import pytest
+from conftest import android_script
 
 from export.contract import ModelContract, contract_path, read_contract
 
-ROOT = Path(__file__).resolve().parents[1]
 pytestmark = pytest.mark.slow  # needs the session's TFLite exports
 
 
 @pytest.fixture(scope="module")
 def install_main():
-    sys.path.insert(0, str(ROOT / "android_demo"))
-    try:
-        from install_model import main
-    finally:
-        sys.path.remove(str(ROOT / "android_demo"))
-    return main
+    return android_script("install_model", "main")
 
 
 def test_installs_the_model_and_its_contract(exported, install_main, tmp_path, capsys):
