@@ -9,7 +9,7 @@ from pathlib import Path
 
 from train.errors import UserError, cli_entry
 
-from .errors import ConversionError
+from .errors import ConversionError, describe_error
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -109,7 +109,7 @@ def _run_one(args, fmt: str, precision: str, int8_io: bool, options: dict) -> Ou
     except KeyboardInterrupt:
         raise
     except Exception as err:  # --format all goes on past any failing format and reports it
-        outcome.error = f"{type(err).__name__}: {str(err).strip().splitlines()[0] if str(err).strip() else ''}"
+        outcome.error = describe_error(err)
     outcome.seconds = time.perf_counter() - start
     return outcome
 

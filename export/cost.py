@@ -22,6 +22,8 @@ import psutil
 
 from train.errors import cli_entry
 
+from .errors import describe_error
+
 GOAL_SECONDS, GOAL_BYTES = 300, 8 * 2**30  # all formats of ResNet-152 at 512x512
 
 
@@ -88,7 +90,7 @@ def measure(encoder: str, imgsz: tuple[int, int], checkpoint: Path | None, out_d
                 artifact = export_model(checkpoint, encoder, fmt, precision, out_dir=out_dir, imgsz=imgsz,
                                         calib_dir=calib_dir, calib_count=calib_count, force=True, int8_io=int8_io)
             except Exception as err:  # measure the rest even if one format fails
-                error = f"{type(err).__name__}: {str(err).splitlines()[0] if str(err) else ''}"
+                error = describe_error(err)
             steps.append(Step(encoder, fmt, precision, int8_io, time.perf_counter() - start, memory.peak,
                               _size(artifact) if artifact else None, error))
             print(_row(steps[-1]), flush=True)

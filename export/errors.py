@@ -4,3 +4,9 @@ from __future__ import annotations
 
 class ConversionError(Exception):
     """A converter failed or its result did not check out; printed as one line, exit code 1."""
+
+
+def describe_error(err: BaseException) -> str:
+    """`Type: first line of the message`, for one-line reports."""
+    lines = str(err).strip().splitlines()
+    return f"{type(err).__name__}: {lines[0]}" if lines else type(err).__name__

@@ -25,7 +25,7 @@ from pathlib import Path
 
 from train.checkpoint import file_sha256
 
-from .errors import ConversionError
+from .errors import ConversionError, describe_error
 from .import_order import before_tensorflow
 from .job import say
 
@@ -67,6 +67,7 @@ def onnx_to_tflite(onnx_path: Path) -> Path:
         result = out / "model_float32.tflite"
         if not result.is_file():
             raise ConversionError(f"onnx2tf did not write {result.name}: {tail}")
+        result.write_bytes(fix_max_pool_padding(result.read_bytes()))
     except ConversionError as err:
         _FLOAT32[key] = err
         raise
@@ -138,7 +139,7 @@ def calibrate(float32: Path, calibration, preprocess, imgsz: tuple[int, int]) ->
         model = calibrator.add_intermediate_tensors(float32.read_bytes())
         calibrated = calibrator.Calibrator(model).calibrate(representative_dataset)
     except Exception as err:
-        raise ConversionError(f"int8 calibration failed: {type(err).__name__}: {str(err).splitlines()[0]}") from None
+        raise ConversionError(f"int8 calibration failed: {describe_error(err)}") from None
     _CALIBRATED[key] = calibrated
     return calibrated
 
@@ -154,7 +155,42 @@ def quantize(calibrated: bytes, *, int8_io: bool, per_channel: bool = True, deny
         return mlir_quantize(calibrated, disable_per_channel=not per_channel, input_data_type=io_type,
                              output_data_type=io_type, denylisted_nodes=denylisted_nodes)
     except Exception as err:
-        raise ConversionError(f"int8 quantization failed: {type(err).__name__}: {str(err).splitlines()[0]}") from None
+        raise ConversionError(f"int8 quantization failed: {describe_error(err)}") from None
+
+
+def fix_max_pool_padding(model_bytes: bytes) -> bytes:
+    """Rewrite onnx2tf's max-pool padding (PADV2 with -FLT_MAX before MAX_POOL_2D) for int8.
+
+    The pad value becomes a 0-D tensor, as the MLIR quantizer requires ("operand 2 is 0-D"), and
+    when the padded tensor comes out of a ReLU it becomes 0 - the same result for a max-pool -
+    because -FLT_MAX would stretch the int8 range of everything around it to ~1e36 per step.
+    """
+    before_tensorflow()
+    import numpy as np
+    from tensorflow.lite.python import schema_py_generated as schema
+    from tensorflow.lite.tools import flatbuffer_utils
+
+    model = flatbuffer_utils.convert_bytearray_to_object(bytearray(model_bytes))
+    builtin = [max(code.builtinCode, code.deprecatedBuiltinCode) for code in model.operatorCodes]
+    relu = (schema.ActivationFunctionType.RELU, schema.ActivationFunctionType.RELU6)
+    changed = False
+    for graph in model.subgraphs:
+        producer = {out: op for op in graph.operators for out in op.outputs}
+        for op in graph.operators:
+            if builtin[op.opcodeIndex] != schema.BuiltinOperator.PADV2 or len(op.inputs) < 3:
+                continue
+            value = graph.tensors[op.inputs[2]]
+            if value.shape is not None and list(value.shape) == [1]:
+                value.shape, value.shapeSignature, changed = [], None, True
+            source = producer.get(op.inputs[0])
+            fused = getattr(getattr(source, "builtinOptions", None), "fusedActivationFunction", None)
+            after_relu = source is not None and (fused in relu or builtin[source.opcodeIndex] in
+                                                 (schema.BuiltinOperator.RELU, schema.BuiltinOperator.RELU6))
+            data = model.buffers[value.buffer].data
+            if after_relu and data is not None and np.asarray(data, np.uint8).view(np.float32)[0] < 0:
+                model.buffers[value.buffer].data = np.zeros(1, np.float32).view(np.uint8)
+                changed = True
+    return bytes(flatbuffer_utils.convert_object_to_bytearray(model)) if changed else model_bytes
 
 
 def float16_weights(float32_model: bytes) -> bytes:

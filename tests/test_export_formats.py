@@ -96,7 +96,6 @@ def test_check_static_refuses_resize_sized_at_run_time():
         check_static(helper.make_model(graph), (1, 3, 4, 4), (1, 3, 4, 4))
 
 
-@pytest.mark.slow
 def test_tflite_fp32_matches_pytorch(exported, val_rgbs, torch_logits):
     artifact = exported("tflite", "fp32")
     contract = read_contract(artifact)
@@ -107,7 +106,6 @@ def test_tflite_fp32_matches_pytorch(exported, val_rgbs, torch_logits):
         np.testing.assert_allclose(got, want, atol=1e-3 * _scale(torch_logits))
 
 
-@pytest.mark.slow
 def test_tflite_fp16_has_float_io_and_stays_close(exported, val_rgbs, torch_logits):
     artifact = exported("tflite", "fp16")
     contract = read_contract(artifact)
@@ -117,7 +115,6 @@ def test_tflite_fp16_has_float_io_and_stays_close(exported, val_rgbs, torch_logi
         assert np.abs(got - want).max() < 0.05 * _scale(torch_logits)
 
 
-@pytest.mark.slow
 def test_tflite_int8_is_integer_inside_and_near_fp32(exported, val_rgbs, torch_logits):
     from ai_edge_litert.interpreter import Interpreter
 
@@ -133,7 +130,6 @@ def test_tflite_int8_is_integer_inside_and_near_fp32(exported, val_rgbs, torch_l
     assert np.mean(errors) < 0.25 * spread, (errors, spread)
 
 
-@pytest.mark.slow
 def test_tflite_int8_io_variant_takes_quantized_tensors(exported, trained_checkpoint, ccp_dir, val_rgbs):
     from export.api import export_model
 

@@ -233,3 +233,15 @@ def test_confusion_stats_count_person_pixels():
     target = torch.tensor([[[[1.0, 1.0, 0.0], [0.0, 1.0, 0.0]]]])
     tp, fp, fn, tn = (int(t) for t in confusion_stats(logits, target))
     assert (tp, fp, fn, tn) == (2, 1, 1, 2)
+
+
+def test_precise_bn_averages_running_statistics():
+    """Running stats become the plain average over the given batches; momentum is restored."""
+    from train.loop import recalibrate_batchnorm
+
+    norm = torch.nn.BatchNorm2d(2, momentum=0.01)
+    model = torch.nn.Sequential(norm)
+    batches = [(torch.full((4, 2, 3, 3), float(v)), None) for v in (1.0, 3.0, 8.0)]
+    recalibrate_batchnorm(model, batches, max_batches=2, device="cpu")
+    assert torch.allclose(norm.running_mean, torch.tensor([2.0, 2.0]))  # the third batch is not used
+    assert norm.momentum == 0.01 and int(norm.num_batches_tracked) == 2

@@ -27,6 +27,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--workers", type=int, default=2, help="data-loading processes")
     p.add_argument("--limit-train", type=int, default=None, help="use only the first N training images")
     p.add_argument("--limit-val", type=int, default=None, help="use only the first N validation images")
+    p.add_argument("--precise-bn", type=int, default=32, metavar="N",
+                   help="re-estimate BatchNorm statistics on N training batches before each validation (0: off)")
     p.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--no-progress", action="store_true", help="no progress bars (logs, CI)")
@@ -50,7 +52,7 @@ def main(argv: list[str] | None = None) -> int:
         batch=args.batch, lr=args.lr, lr_step=args.lr_step, out=out, person_class=args.person_class,
         encoder_weights=None if args.encoder_weights == "none" else args.encoder_weights, resume=args.resume,
         workers=args.workers, limit_train=args.limit_train, limit_val=args.limit_val, device=args.device,
-        seed=args.seed, progress=not args.no_progress,
+        seed=args.seed, precise_bn=args.precise_bn, progress=not args.no_progress,
     )
     trainer = Trainer(cfg)
     from .loop import device_name

@@ -38,8 +38,9 @@ class TrainConfig:
     limit_val: int | None = None
     device: str = "auto"
     seed: int = 0
+    precise_bn: int = 32  # batches for re-estimating BatchNorm statistics before validation (0: off)
     progress: bool = True
-    recipe_keys: tuple = field(default=("batch", "lr", "lr_step", "lr_gamma", "dice_eps", "epochs"), repr=False)
+    recipe_keys: tuple = field(default=("batch", "lr", "lr_step", "lr_gamma", "dice_eps", "epochs", "precise_bn"), repr=False)
 
     def recipe(self) -> dict:
         return {k: getattr(self, k) for k in self.recipe_keys}
@@ -54,6 +55,31 @@ def confusion_stats(logits, masks):
     import segmentation_models_pytorch as smp
 
     return smp.metrics.get_stats((logits.detach() > 0).long(), masks.long(), mode="binary")
+
+
+def recalibrate_batchnorm(model, loader, max_batches: int, device) -> None:
+    """Re-estimate BatchNorm running statistics as a plain average over up to `max_batches` batches.
+
+    smp's EfficientNet encoder uses BN momentum 0.01, so after short epochs its running statistics
+    still sit near their initial values and the eval-mode model predicts nothing ("precise BN").
+    """
+    import torch
+
+    norms = [m for m in model.modules() if isinstance(m, torch.nn.modules.batchnorm._BatchNorm)]
+    if not norms or max_batches <= 0:
+        return
+    momenta = [m.momentum for m in norms]
+    for m in norms:
+        m.reset_running_stats()
+        m.momentum = None  # cumulative average
+    model.train()
+    with torch.no_grad():
+        for index, (images, _) in enumerate(loader):
+            if index >= max_batches:
+                break
+            model(images.to(device))
+    for m, momentum in zip(norms, momenta):
+        m.momentum = momentum
 
 
 class Distributed:
@@ -221,6 +247,7 @@ class Trainer:
             seconds = time.perf_counter() - started
             self.scheduler.step()
             if self.dist.main:
+                recalibrate_batchnorm(self.model, train_loader, cfg.precise_bn, self.device)
                 val = self._run_epoch(val_loader, False, f"epoch {epoch}/{cfg.epochs} val")
                 self._end_epoch(epoch, lr, train, val, seconds)
             self.dist.barrier()
