@@ -14,7 +14,8 @@ from .contract import Preprocess
 from .job import say
 from .preprocess import normalize, resize_bilinear
 
-DEFAULT_CALIB_COUNT = 32  # min/max ranges: 16, 50, 200 images gave the same IoU (INT8.md); ~4 s each at 512 for ResNet-152
+# min/max ranges: 16, 50 and 200 images gave the same IoU (INT8.md); ResNet-152 at 512 takes ~4 s an image
+DEFAULT_CALIB_COUNT = 32
 SYNTHETIC_SEED = 0
 
 

@@ -13,8 +13,7 @@ from .errors import ConversionError, describe_error
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(prog="seg-export", description=__doc__,
-                                formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    p = argparse.ArgumentParser(prog="seg-export", description=__doc__)  # the help texts name the defaults
     p.add_argument("--encoder", required=True, help="resnext50 | resnet152 | efficientnet-b0 or an smp encoder name")
     p.add_argument("--checkpoint", type=Path, default=None,
                    help="seg-train checkpoint (default: the newest runs/train/**/best.pt for the encoder, "

@@ -101,7 +101,8 @@ def _row(step: Step) -> str:
     name = f"{step.fmt} {step.precision}{' int8-I/O' if step.int8_io else ''}"
     size = f"{step.size_bytes / 1e6:7.1f} MB" if step.size_bytes else "      -   "
     status = "ok" if not step.error else f"FAILED {step.error}"
-    return f"{step.encoder:16s} {name:22s} {step.seconds:7.1f} s  peak {step.peak_bytes / 2**30:5.2f} GiB  {size}  {status}"
+    peak = step.peak_bytes / 2**30
+    return f"{step.encoder:16s} {name:22s} {step.seconds:7.1f} s  peak {peak:5.2f} GiB  {size}  {status}"
 
 
 def machine() -> str:

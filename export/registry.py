@@ -5,6 +5,7 @@ Every exporter has `name`, `suffix` (file or folder ending), `precisions` and `e
 """
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Protocol
 
 from train.errors import UserError
@@ -19,7 +20,7 @@ class Exporter(Protocol):
     suffix: str
     precisions: tuple[str, ...]
 
-    def export(self, job) -> "Path": ...  # noqa: F821
+    def export(self, job) -> Path: ...
 
 
 EXPORTERS: dict[str, Exporter] = {e.name: e for e in (OnnxExporter(), TFLiteExporter(), CoreMLExporter())}

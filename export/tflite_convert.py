@@ -3,8 +3,7 @@
 - onnx2tf (its direct FlatBuffer backend, in a child process) turns the ONNX into float32 TFLite:
   seconds and a few hundred MB, where its TensorFlow-converter backend took minutes and >9 GB
   for ResNet-152 at 512x512.
-- fp16: the float32 file with its constant tensors stored as float16 behind DEQUANTIZE ops
-  (what TensorFlow's float16 quantization writes), so inputs and outputs stay float32.
+- fp16: the float32 file with float16 constants (export/tflite_rewrite.py), float32 I/O.
 - int8: TensorFlow Lite's calibrator runs the float32 file over real images once, then the
   MLIR quantizer writes full-integer models (float32 or int8 I/O) from that one calibration.
 Intermediates live in one temporary workspace per process, keyed by content, so `--format all`
@@ -28,6 +27,7 @@ from train.checkpoint import file_sha256
 from .errors import ConversionError, describe_error
 from .import_order import before_tensorflow
 from .job import say
+from .tflite_rewrite import fix_max_pool_padding
 
 _WORKSPACE: Path | None = None
 _FLOAT32: dict[str, "Path | ConversionError"] = {}  # failures too: one try per ONNX
@@ -79,8 +79,9 @@ def _run_with_progress(cmd: list[str], env: dict, log_path: Path) -> str:
     """Stream the child's log to a file, say how far it is, raise with its last error line."""
     step = re.compile(r"(\d+)\s*/\s*(\d+)")
     last_reported, tail = -1.0, deque(maxlen=40)
-    with open(log_path, "w") as log, subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                                                      text=True, errors="replace", preexec_fn=_die_with_parent) as child:
+    child = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                             errors="replace", preexec_fn=_die_with_parent)
+    with open(log_path, "w") as log, child:
         try:
             for line in child.stdout:
                 log.write(line)
@@ -144,8 +145,12 @@ def calibrate(float32: Path, calibration, preprocess, imgsz: tuple[int, int]) ->
     return calibrated
 
 
-def quantize(calibrated: bytes, *, int8_io: bool, per_channel: bool = True, denylisted_nodes: list[str] | None = None) -> bytes:
-    """Full-integer int8 from a calibrated model: float32 or int8 input/output."""
+def quantize(calibrated: bytes, *, int8_io: bool, per_channel: bool = True,
+             denylisted_nodes: list[str] | None = None) -> bytes:
+    """Full-integer int8 from a calibrated model: float32 or int8 input/output.
+
+    `denylisted_nodes` (output tensor names) stay float: selective quantization (INT8.md).
+    """
     before_tensorflow()
     import tensorflow as tf
     from tensorflow.lite.python.convert import mlir_quantize
@@ -156,97 +161,6 @@ def quantize(calibrated: bytes, *, int8_io: bool, per_channel: bool = True, deny
                              output_data_type=io_type, denylisted_nodes=denylisted_nodes)
     except Exception as err:
         raise ConversionError(f"int8 quantization failed: {describe_error(err)}") from None
-
-
-def fix_max_pool_padding(model_bytes: bytes) -> bytes:
-    """Rewrite onnx2tf's max-pool padding (PADV2 with -FLT_MAX before MAX_POOL_2D) for int8.
-
-    The pad value becomes a 0-D tensor, as the MLIR quantizer requires ("operand 2 is 0-D"), and
-    when the padded tensor comes out of a ReLU it becomes 0 - the same result for a max-pool -
-    because -FLT_MAX would stretch the int8 range of everything around it to ~1e36 per step.
-    """
-    before_tensorflow()
-    import numpy as np
-    from tensorflow.lite.python import schema_py_generated as schema
-    from tensorflow.lite.tools import flatbuffer_utils
-
-    model = flatbuffer_utils.convert_bytearray_to_object(bytearray(model_bytes))
-    builtin = [max(code.builtinCode, code.deprecatedBuiltinCode) for code in model.operatorCodes]
-    relu = (schema.ActivationFunctionType.RELU, schema.ActivationFunctionType.RELU6)
-    changed = False
-    for graph in model.subgraphs:
-        producer = {out: op for op in graph.operators for out in op.outputs}
-        for op in graph.operators:
-            if builtin[op.opcodeIndex] != schema.BuiltinOperator.PADV2 or len(op.inputs) < 3:
-                continue
-            value = graph.tensors[op.inputs[2]]
-            if value.shape is not None and list(value.shape) == [1]:
-                value.shape, value.shapeSignature, changed = [], None, True
-            source = producer.get(op.inputs[0])
-            fused = getattr(getattr(source, "builtinOptions", None), "fusedActivationFunction", None)
-            after_relu = source is not None and (fused in relu or builtin[source.opcodeIndex] in
-                                                 (schema.BuiltinOperator.RELU, schema.BuiltinOperator.RELU6))
-            data = model.buffers[value.buffer].data
-            if after_relu and data is not None and np.asarray(data, np.uint8).view(np.float32)[0] < 0:
-                model.buffers[value.buffer].data = np.zeros(1, np.float32).view(np.uint8)
-                changed = True
-    return bytes(flatbuffer_utils.convert_object_to_bytearray(model)) if changed else model_bytes
-
-
-def float16_weights(float32_model: bytes) -> bytes:
-    """Store every float32 constant as float16 behind a DEQUANTIZE op; activations and I/O stay float32."""
-    before_tensorflow()
-    import numpy as np
-    from tensorflow.lite.python import schema_py_generated as schema
-    from tensorflow.lite.tools import flatbuffer_utils
-
-    model = flatbuffer_utils.convert_bytearray_to_object(bytearray(float32_model))
-    dequantize = _operator_code(model, schema.BuiltinOperator.DEQUANTIZE, version=3, schema=schema)
-    for graph in model.subgraphs:
-        consumed = sorted({i for op in graph.operators for i in (op.inputs if op.inputs is not None else []) if i >= 0})
-        unpack = []
-        for index in consumed:
-            tensor, buffer = graph.tensors[index], model.buffers[graph.tensors[index].buffer]
-            if tensor.type != schema.TensorType.FLOAT32 or buffer.data is None or len(buffer.data) == 0:
-                continue
-            values = np.asarray(buffer.data, dtype=np.uint8).view(np.float32)
-            if np.abs(values).max() > np.finfo(np.float16).max:
-                continue  # e.g. max-pool padding at -FLT_MAX: keep float32 rather than turn it into inf
-            half = schema.TensorT()
-            half.shape, half.type, half.name = tensor.shape, schema.TensorType.FLOAT16, _name(tensor.name) + "_fp16"
-            half.buffer = _add_buffer(model, values.astype(np.float16).view(np.uint8), schema)
-            graph.tensors.append(half)
-            tensor.buffer = _add_buffer(model, None, schema)  # now computed at run time by DEQUANTIZE
-            op = schema.OperatorT()
-            op.opcodeIndex, op.inputs, op.outputs = dequantize, [len(graph.tensors) - 1], [index]
-            unpack.append(op)
-        graph.operators = unpack + list(graph.operators)
-    referenced = {t.buffer for graph in model.subgraphs for t in graph.tensors}
-    for i, buffer in enumerate(model.buffers):
-        if i not in referenced:
-            buffer.data = None  # drop the float32 copies
-    return bytes(flatbuffer_utils.convert_object_to_bytearray(model))
-
-
-def _operator_code(model, builtin: int, version: int, schema) -> int:
-    for i, code in enumerate(model.operatorCodes):
-        if max(code.builtinCode, code.deprecatedBuiltinCode) == builtin:
-            return i
-    code = schema.OperatorCodeT()
-    code.builtinCode, code.deprecatedBuiltinCode, code.version = builtin, min(builtin, 127), version
-    model.operatorCodes.append(code)
-    return len(model.operatorCodes) - 1
-
-
-def _add_buffer(model, data, schema) -> int:
-    buffer = schema.BufferT()
-    buffer.data = data  # numpy uint8: packed as one vector, fast
-    model.buffers.append(buffer)
-    return len(model.buffers) - 1
-
-
-def _name(name) -> str:
-    return name.decode() if isinstance(name, bytes) else str(name or "")
 
 
 def tool_versions() -> dict[str, str]:

@@ -18,6 +18,7 @@ from .. import tflite_convert as convert
 from ..contract import ModelContract, Quantization, TensorSpec, read_contract, write_contract
 from ..errors import ConversionError
 from ..job import ExportJob, artifact_name, say
+from ..tflite_rewrite import float16_weights
 from .onnx import OnnxExporter
 
 FIDELITY_IMAGES = 8  # held-out images for the int8-vs-fp32 mask check written into the contract
@@ -39,7 +40,7 @@ class TFLiteExporter:
             notes.append(f"int8: per-channel weights, per-tensor activations (min/max), calibrated on "
                          f"{job.calibration.origin}; {'int8' if job.int8_io else 'float32'} I/O")
         elif job.precision == "fp16":
-            model_bytes = convert.float16_weights(float32.read_bytes())
+            model_bytes = float16_weights(float32.read_bytes())
             notes.append("fp16 weights behind DEQUANTIZE ops (unpacked to float32 at load); float32 I/O")
         else:
             model_bytes = float32.read_bytes()
