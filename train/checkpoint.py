@@ -28,6 +28,9 @@ class CheckpointMeta:
     encoder_weights: str | None = None
     recipe: dict[str, Any] = field(default_factory=dict)
     versions: dict[str, str] = field(default_factory=dict)
+    arch: dict[str, Any] = field(default_factory=dict)  # decoder settings; empty: smp's defaults
+    precision: dict[str, str] = field(default_factory=dict)  # amp, memory format and device it trained with
+    data_sources: list[dict[str, Any]] = field(default_factory=list)  # every training source with its weight
 
     @property
     def encoder_short(self) -> str:
@@ -39,7 +42,7 @@ def package_versions() -> dict[str, str]:
     import timm
     import torch
 
-    return {"python": platform.python_version(), "torch": torch.__version__, "smp": smp.__version__, "timm": timm.__version__}
+    return {"python": platform.python_version(), "torch": str(torch.__version__), "smp": str(smp.__version__), "timm": str(timm.__version__)}
 
 
 def save_checkpoint(path: str | Path, model, meta: CheckpointMeta, *, optimizer=None, scheduler=None,
@@ -71,7 +74,7 @@ class Checkpoint:
 
     def build_model(self):
         """The U-Net with these weights, in eval mode on CPU."""
-        model = build_unet(self.meta.encoder)
+        model = build_unet(self.meta.encoder, arch=self.meta.arch)
         model.load_state_dict(self.state["model"])
         return model.eval()
 
@@ -84,14 +87,23 @@ class Checkpoint:
 
 
 def load_checkpoint(path: str | Path, expect_encoder: str | None = None) -> Checkpoint:
-    """Read a checkpoint; refuse corrupt files and ones whose encoder is not `expect_encoder`."""
+    """Read a checkpoint; refuse corrupt files and ones whose encoder is not `expect_encoder`.
+
+    A checkpoint is data, never code: `weights_only=True` unpickles tensors and plain types only, so a
+    file whose pickle would run something is refused before any of it runs.
+    """
+    import pickle
+
     import torch
 
     path = Path(path)
     if not path.is_file():
         raise UserError(f"checkpoint not found: {path}")
     try:
-        state = torch.load(path, map_location="cpu", weights_only=False)
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError:
+        raise UserError(f"checkpoint {path} holds Python objects beyond weights and plain data; "
+                        "refused (loading it could run code)") from None
     except Exception as err:
         raise UserError(f"checkpoint {path} is corrupt or unreadable ({type(err).__name__})") from None
     if not isinstance(state, dict) or state.get("format") != CHECKPOINT_FORMAT:
@@ -100,7 +112,8 @@ def load_checkpoint(path: str | Path, expect_encoder: str | None = None) -> Chec
     raw["normalization"] = Normalization(**{k: tuple(v) if isinstance(v, list) else v
                                             for k, v in raw["normalization"].items()})
     raw["imgsz"] = tuple(raw["imgsz"])
-    meta = CheckpointMeta(**raw)
+    known = set(CheckpointMeta.__dataclass_fields__)
+    meta = CheckpointMeta(**{k: v for k, v in raw.items() if k in known})
     if expect_encoder is not None and expect_encoder != meta.encoder:
         raise UserError(
             f"checkpoint {path} holds a {meta.encoder} U-Net, not {expect_encoder}"

@@ -11,8 +11,10 @@ COLUMNS = ["epoch", "lr", "train_loss", "train_iou", "val_loss", "val_iou", "val
 
 
 def write_history_csv(history: list[dict], path: Path) -> None:
+    """The fixed columns first, then whatever a run adds (evaluation sets, precision), in first-seen order."""
+    extra = [k for row in history for k in row if k not in COLUMNS]
     buf = io.StringIO()
-    writer = csv.DictWriter(buf, fieldnames=COLUMNS, extrasaction="ignore")
+    writer = csv.DictWriter(buf, fieldnames=COLUMNS + list(dict.fromkeys(extra)), extrasaction="ignore")
     writer.writeheader()
     writer.writerows(history)
     write_text_atomic(path, buf.getvalue())
@@ -31,6 +33,8 @@ def plot_curves(history: list[dict], path: Path, title: str) -> None:
     ax_loss.set(xlabel="epoch", ylabel="Dice loss", title="loss")
     ax_iou.plot(epochs, [r["train_iou"] for r in history], "o-", label="train")
     ax_iou.plot(epochs, [r["val_iou"] for r in history], "s-", label="validation")
+    for key in dict.fromkeys(k for r in history for k in r if k.endswith("_iou") and k not in ("train_iou", "val_iou")):
+        ax_iou.plot(epochs, [r.get(key, float("nan")) for r in history], "^--", label=key.removesuffix("_iou"))
     ax_iou.set(xlabel="epoch", ylabel="person IoU", title="IoU", ylim=(0, 1))
     for ax in (ax_loss, ax_iou):
         ax.grid(alpha=0.3)

@@ -142,3 +142,44 @@ def make_dataset(root, split: str, layout: str, imgsz: tuple[int, int], norm: No
     samples = list_samples(root, split, layout)[:limit]
     transform = train_transform(h, w) if augment else eval_transform(h, w)
     return PersonDataset(samples, person_class_for(layout, person_class), transform, norm)
+
+
+@dataclass(frozen=True)
+class DataSpec:
+    """One training source: `DIR[:LAYOUT[:WEIGHT]]` on the command line (`--data` is repeatable)."""
+
+    root: Path
+    layout: str = "folder"
+    weight: float = 1.0
+
+    @classmethod
+    def parse(cls, text: str, default_layout: str = "folder") -> "DataSpec":
+        parts = str(text).split(":")
+        root, layout, weight = parts[0], default_layout, 1.0
+        if len(parts) > 3:
+            raise UserError(f"--data {text!r}: use DIR, DIR:LAYOUT or DIR:LAYOUT:WEIGHT")
+        if len(parts) >= 2 and parts[1]:
+            layout = parts[1]
+        if layout not in LAYOUTS:
+            raise UserError(f"--data {text!r}: layout {layout!r} is not one of {', '.join(LAYOUTS)}")
+        if len(parts) == 3:
+            try:
+                weight = float(parts[2])
+            except ValueError:
+                raise UserError(f"--data {text!r}: weight {parts[2]!r} is not a number") from None
+            if not weight > 0 or weight == float("inf"):
+                raise UserError(f"--data {text!r}: the weight must be a positive number")
+        if not Path(root).is_dir():
+            raise UserError(f"dataset folder not found: {root}")
+        return cls(Path(root), layout, weight)
+
+
+def eval_split_dir(root: Path) -> tuple[Path, str]:
+    """An evaluation folder is a split itself (images/ + masks/) or a root with val/ or test/."""
+    root = Path(root)
+    if (root / "images").is_dir():
+        return root.parent, root.name
+    for split in ("val", "test"):
+        if (root / split / "images").is_dir():
+            return root, split
+    raise UserError(f"evaluation set {root}: expected images/ and masks/ in it, or a val/ or test/ split")

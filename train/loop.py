@@ -1,10 +1,13 @@
-"""The thin trainer: the study's recipe (Dice, Adam 1e-4 halved every 50 epochs, batch 8).
+"""The thin trainer: the study's recipe (Dice, Adam 1e-4 halved every 50 epochs, batch 8) by default.
 
-CUDA with AMP and channels_last when present, CPU otherwise; DDP when launched by torchrun.
+Mixed precision per device (`train/precision.py`), decoded images cached once (`train/cache.py`),
+the study's basic augmentation or the people mix (`train/augment.py`), extra evaluation sets per
+epoch, and DDP when launched by torchrun. A non-finite loss is skipped, never saved.
 """
 from __future__ import annotations
 
 import json
+import math
 import os
 import time
 from dataclasses import dataclass, field
@@ -12,15 +15,22 @@ from pathlib import Path
 
 from .checkpoint import CheckpointMeta, load_checkpoint, package_versions, save_checkpoint
 from .curves import plot_curves, write_history_csv
-from .data import make_dataset, person_class_for
+from .data import DataSpec, eval_split_dir, list_samples, person_class_for
 from .errors import UserError
-from .zoo import build_unet, normalization_for, short_name
+from .precision import Precision, choose_precision
+from .zoo import build_unet, normalization_for, short_name, unet_arch
+
+LOSSES = ("dice", "dice+bce")
+OPTIMIZERS = ("adam", "adamw")
+SCHEDULES = ("step", "onecycle")
+AUGMENTS = ("basic", "people")
+MAX_BAD_STEPS = 20  # consecutive non-finite losses before the run stops
 
 
 @dataclass
 class TrainConfig:
     encoder: str  # smp encoder name
-    data: Path
+    data: Path  # the primary dataset: its val split selects the model
     dataset: str = "folder"
     imgsz: tuple[int, int] = (512, 512)
     epochs: int = 100
@@ -29,6 +39,19 @@ class TrainConfig:
     lr_step: int = 50
     lr_gamma: float = 0.5
     dice_eps: float = 1e-6
+    loss: str = "dice"
+    optimizer: str = "adam"
+    weight_decay: float = 0.0
+    schedule: str = "step"
+    augment: str = "basic"
+    arch: dict = field(default_factory=dict)  # decoder settings (zoo.unet_arch)
+    extra_data: tuple[DataSpec, ...] = ()  # more training sources (the people mix)
+    eval_sets: dict = field(default_factory=dict)  # name -> folder, evaluated every epoch
+    select_on: tuple[str, ...] = ("val",)  # the mean of these IoUs picks best.pt
+    epoch_size: int | None = None
+    amp: str = "auto"
+    memory_format: str = "auto"
+    cache_dir: Path | None = Path("runs/cache")
     out: Path = Path("runs/train/run")
     person_class: int | None = None
     encoder_weights: str | None = None
@@ -40,10 +63,12 @@ class TrainConfig:
     seed: int = 0
     precise_bn: int = 32  # batches for re-estimating BatchNorm statistics before validation (0: off)
     progress: bool = True
-    recipe_keys: tuple = field(default=("batch", "lr", "lr_step", "lr_gamma", "dice_eps", "epochs", "precise_bn"), repr=False)
+    recipe_keys: tuple = field(default=("batch", "lr", "lr_step", "lr_gamma", "dice_eps", "epochs", "precise_bn", "loss",
+                                        "optimizer", "weight_decay", "schedule", "augment", "epoch_size", "select_on",
+                                        "seed"), repr=False)
 
     def recipe(self) -> dict:
-        return {k: getattr(self, k) for k in self.recipe_keys}
+        return {k: list(v) if isinstance(v, tuple) else v for k in self.recipe_keys for v in [getattr(self, k)]}
 
 
 def confusion_stats(logits, masks):
@@ -127,24 +152,55 @@ def pick_device(name: str, dist: Distributed):
 class Trainer:
     def __init__(self, cfg: TrainConfig):
         import torch
-        from segmentation_models_pytorch.losses import DiceLoss
 
         self.cfg, self.dist = cfg, Distributed()
         self.device = pick_device(cfg.device, self.dist)
         self.dist.setup(self.device.type)
         torch.manual_seed(cfg.seed + self.dist.rank)
+        self.precision: Precision = choose_precision(cfg.amp, self.device.type, cfg.memory_format)
+        self.arch = unet_arch(cfg.arch)
         self.norm = normalization_for(cfg.encoder)
         self.person_class = person_class_for(cfg.dataset, cfg.person_class)
-        self.train_set = make_dataset(cfg.data, "train", cfg.dataset, cfg.imgsz, self.norm,
-                                      person_class=cfg.person_class, augment=True, limit=cfg.limit_train)
-        self.val_set = make_dataset(cfg.data, "val", cfg.dataset, cfg.imgsz, self.norm,
-                                    person_class=cfg.person_class, limit=cfg.limit_val)
-        self.loss_fn = DiceLoss("binary", from_logits=True, eps=cfg.dice_eps)
+        self._data()
         self.history: list[dict] = []
         self.start_epoch, self.best = 0, float("-inf")
         self.cuda = self.device.type == "cuda"
-        self.amp_dtype = (torch.bfloat16 if self.cuda and torch.cuda.is_bf16_supported() else torch.float16)
+        self.bad_steps = 0
         self._build(torch)
+
+    def _decode(self, root, split, layout, person_class, limit=None, label=""):
+        from .cache import decode_split
+
+        samples = list_samples(root, split, layout)[:limit]
+        pc = person_class_for(layout, person_class)
+        return decode_split(samples, pc, self.cfg.cache_dir, progress=self.cfg.progress and self.dist.main,
+                            label=label or f"{Path(root).name}/{split}")
+
+    def _data(self) -> None:
+        from .augment import ArrayDataset, PeopleMix, Source
+        from .data import train_transform
+
+        cfg = self.cfg
+        size = tuple(cfg.imgsz)
+        primary = self._decode(cfg.data, "train", cfg.dataset, cfg.person_class, cfg.limit_train)
+        if cfg.augment == "people":
+            sources = [Source(primary, 1.0, people=cfg.dataset == "folder")]
+            for spec in cfg.extra_data:
+                split = self._decode(spec.root, "train", spec.layout, None, cfg.limit_train)
+                sources.append(Source(split, spec.weight, people=spec.layout == "folder"))
+            self.train_set = PeopleMix(sources, size, self.norm, cfg.epoch_size)
+        else:
+            if cfg.extra_data:
+                raise UserError("more than one --data needs --augment people (the basic recipe trains on one dataset)")
+            self.train_set = ArrayDataset(primary, size, self.norm, train_transform(*size))
+        self.val_set = ArrayDataset(self._decode(cfg.data, "val", cfg.dataset, cfg.person_class, cfg.limit_val), size, self.norm)
+        self.eval_sets = {}
+        for name, folder in cfg.eval_sets.items():
+            root, split = eval_split_dir(folder)
+            self.eval_sets[name] = ArrayDataset(self._decode(root, split, "folder", None, cfg.limit_val, label=name), size, self.norm)
+        unknown = set(cfg.select_on) - {"val", *self.eval_sets}
+        if unknown:
+            raise UserError(f"--select-on {','.join(sorted(unknown))}: not 'val' or a name given to --eval")
 
     def _build(self, torch) -> None:
         cfg = self.cfg
@@ -153,19 +209,20 @@ class Trainer:
             ckpt = load_checkpoint(last, expect_encoder=cfg.encoder)
             if tuple(ckpt.meta.imgsz) != tuple(cfg.imgsz):
                 raise UserError(f"{last} was trained at {ckpt.meta.imgsz}, not {tuple(cfg.imgsz)}")
-            self.model = build_unet(cfg.encoder)
+            self.arch = unet_arch(ckpt.meta.arch)
+            self.model = build_unet(cfg.encoder, arch=self.arch)
             self.model.load_state_dict(ckpt.state["model"])
-        elif last.exists():
+        elif last.exists() or (cfg.out / "best.pt").exists():
             raise UserError(f"{cfg.out} already holds a run: pass --resume to continue it, or another --out")
         else:
             ckpt = None
-            self.model = build_unet(cfg.encoder, cfg.encoder_weights)
+            self.model = build_unet(cfg.encoder, cfg.encoder_weights, arch=self.arch)
         self.model.to(self.device)
-        if self.cuda:
+        if self.precision.channels_last:
             self.model.to(memory_format=torch.channels_last)
-        self.optimizer = torch.optim.Adam(self.model.parameters(), lr=cfg.lr)
-        self.scheduler = torch.optim.lr_scheduler.StepLR(self.optimizer, cfg.lr_step, cfg.lr_gamma)
-        self.scaler = torch.amp.GradScaler("cuda", enabled=self.cuda and self.amp_dtype == torch.float16)
+        self.optimizer = self._optimizer(torch)
+        self.scheduler = self._scheduler(torch)
+        self.scaler = torch.amp.GradScaler(self.device.type, enabled=self.precision.grad_scaling)
         if ckpt is not None:
             self.optimizer.load_state_dict(ckpt.state["optimizer"])
             self.scheduler.load_state_dict(ckpt.state["scheduler"])
@@ -179,6 +236,23 @@ class Trainer:
 
             self.net = DistributedDataParallel(self.model, device_ids=[self.dist.local_rank] if self.cuda else None)
 
+    def _optimizer(self, torch):
+        cfg = self.cfg
+        if cfg.optimizer == "adamw":
+            return torch.optim.AdamW(self.model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+        return torch.optim.Adam(self.model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+
+    def _scheduler(self, torch):
+        cfg = self.cfg
+        if cfg.schedule == "onecycle":  # stepped per batch, over the whole run
+            steps = cfg.epochs * self.steps_per_epoch()
+            return torch.optim.lr_scheduler.OneCycleLR(self.optimizer, max_lr=cfg.lr, total_steps=steps, pct_start=0.15)
+        return torch.optim.lr_scheduler.StepLR(self.optimizer, cfg.lr_step, cfg.lr_gamma)
+
+    def steps_per_epoch(self) -> int:
+        per_rank = math.ceil(len(self.train_set) / self.dist.world)
+        return max(1, per_rank // self.cfg.batch if per_rank > self.cfg.batch else 1)
+
     def _loader(self, dataset, train: bool):
         import torch
         from torch.utils.data import DataLoader, DistributedSampler
@@ -187,6 +261,38 @@ class Trainer:
         return DataLoader(dataset, batch_size=self.cfg.batch, shuffle=train and sampler is None, sampler=sampler,
                           num_workers=self.cfg.workers, pin_memory=self.cuda, drop_last=train and len(dataset) > self.cfg.batch,
                           persistent_workers=self.cfg.workers > 0, generator=torch.Generator().manual_seed(self.cfg.seed))
+
+    def _loss(self, logits, masks):
+        import torch.nn.functional as F
+        from segmentation_models_pytorch.losses import DiceLoss
+
+        if not hasattr(self, "_dice"):
+            self._dice = DiceLoss("binary", from_logits=True, eps=self.cfg.dice_eps)
+        loss = self._dice(logits, masks)
+        if self.cfg.loss == "dice+bce":
+            loss = loss + F.binary_cross_entropy_with_logits(logits, masks)
+        return loss
+
+    def _step(self, loss) -> bool:
+        """One optimizer step; a non-finite loss is skipped (and counted) so it never reaches the weights."""
+        import torch
+
+        self.optimizer.zero_grad(set_to_none=True)
+        if not torch.isfinite(loss):
+            self.bad_steps += 1
+            self.skipped += 1
+            print(f"seg-train: non-finite loss ({loss.item()}): step skipped ({self.bad_steps} in a row)", flush=True)
+            if self.bad_steps >= MAX_BAD_STEPS:
+                raise UserError(f"the loss was not finite in {MAX_BAD_STEPS} steps in a row; lower --lr or try --amp off "
+                                f"(last good checkpoint: {self.cfg.out / 'last.pt'})")
+            return False
+        self.bad_steps = 0
+        self.scaler.scale(loss).backward()
+        self.scaler.step(self.optimizer)
+        self.scaler.update()
+        if self.cfg.schedule == "onecycle" and self.scheduler.last_epoch < self.scheduler.total_steps - 1:
+            self.scheduler.step()
+        return True
 
     def _run_epoch(self, loader, train: bool, desc: str) -> dict:
         import segmentation_models_pytorch as smp
@@ -197,25 +303,24 @@ class Trainer:
         net = self.net if train else self.model
         net.train(train)
         total_loss, seen, stats = 0.0, 0, []
+        layout = torch.channels_last if self.precision.channels_last else torch.contiguous_format
         bar = tqdm(loader, desc=desc, leave=False, disable=not (self.cfg.progress and self.dist.main), unit="batch")
         with torch.set_grad_enabled(train):
             for images, masks in bar:
-                images = images.to(self.device, non_blocking=True)
+                images = images.to(self.device, non_blocking=True).contiguous(memory_format=layout)
                 masks = masks.to(self.device, non_blocking=True)
-                if self.cuda:
-                    images = images.contiguous(memory_format=torch.channels_last)
-                with torch.autocast(self.device.type, dtype=self.amp_dtype, enabled=self.cuda):
+                with torch.autocast(self.device.type, dtype=self.precision.dtype, enabled=self.precision.enabled):
                     logits = net(images)
-                    loss = self.loss_fn(logits.float(), masks)
-                if train:
-                    self.optimizer.zero_grad(set_to_none=True)
-                    self.scaler.scale(loss).backward()
-                    self.scaler.step(self.optimizer)
-                    self.scaler.update()
+                logits = logits.float()  # loss and metrics in fp32
+                loss = self._loss(logits, masks)
+                if train and not self._step(loss):
+                    continue
                 total_loss += loss.item() * len(images)
                 seen += len(images)
                 stats.append(confusion_stats(logits, masks))
-                bar.set_postfix(loss=f"{total_loss / seen:.4f}")
+                bar.set_postfix(loss=f"{total_loss / max(seen, 1):.4f}")
+        if not stats:
+            raise UserError(f"{desc}: every step had a non-finite loss; nothing was learnt or saved")
         tp, fp, fn, tn = (torch.cat(s) for s in zip(*stats))
         return {
             "loss": total_loss / max(seen, 1),
@@ -229,58 +334,83 @@ class Trainer:
         return CheckpointMeta(
             encoder=cfg.encoder, imgsz=tuple(cfg.imgsz), normalization=self.norm, person_class=self.person_class,
             dataset=cfg.dataset, data_dir=str(cfg.data), epoch=epoch, metrics=metrics, best_metric=self.best,
-            encoder_weights=cfg.encoder_weights, recipe=cfg.recipe(), versions=package_versions(),
+            encoder_weights=cfg.encoder_weights, recipe=cfg.recipe(), versions=package_versions(), arch=self.arch,
+            precision={"amp": self.precision.amp, "memory_format": self.precision.memory_format,
+                       "device": device_name(self.device)},
+            data_sources=[{"root": str(cfg.data), "layout": cfg.dataset, "weight": 1.0}]
+            + [{"root": str(s.root), "layout": s.layout, "weight": s.weight} for s in cfg.extra_data],
         )
 
     def fit(self) -> dict:
+        import torch
+
         cfg = self.cfg
         if self.start_epoch >= cfg.epochs:
             raise UserError(f"{cfg.out / 'last.pt'} already finished {self.start_epoch} epochs; raise --epochs to go on")
         train_loader = self._loader(self.train_set, train=True)
         val_loader = self._loader(self.val_set, train=False)
+        eval_loaders = {name: self._loader(ds, train=False) for name, ds in self.eval_sets.items()}
         for epoch in range(self.start_epoch + 1, cfg.epochs + 1):
             if self.dist.enabled:
                 train_loader.sampler.set_epoch(epoch)
+            torch.manual_seed(cfg.seed * 1000 + epoch)  # a resumed run draws the same augmentations
             lr = self.optimizer.param_groups[0]["lr"]
+            self.skipped = 0
             started = time.perf_counter()
             train = self._run_epoch(train_loader, True, f"epoch {epoch}/{cfg.epochs} train")
             seconds = time.perf_counter() - started
-            self.scheduler.step()
+            if cfg.schedule == "step":
+                self.scheduler.step()
             if self.dist.main:
                 recalibrate_batchnorm(self.model, train_loader, cfg.precise_bn, self.device)
                 val = self._run_epoch(val_loader, False, f"epoch {epoch}/{cfg.epochs} val")
-                self._end_epoch(epoch, lr, train, val, seconds)
+                extra = {name: self._run_epoch(loader, False, f"epoch {epoch}/{cfg.epochs} {name}")
+                         for name, loader in eval_loaders.items()}
+                self._end_epoch(epoch, lr, train, val, extra, seconds)
             self.dist.barrier()
         return self.history[-1] if self.history else {}
 
-    def _end_epoch(self, epoch: int, lr: float, train: dict, val: dict, seconds: float) -> None:
+    def _end_epoch(self, epoch: int, lr: float, train: dict, val: dict, extra: dict, seconds: float) -> None:
+        import torch
+
         cfg = self.cfg
         row = {"epoch": epoch, "lr": lr, "train_loss": train["loss"], "train_iou": train["iou"],
                "val_loss": val["loss"], "val_iou": val["iou"], "val_iou_per_image": val["iou_per_image"],
-               "seconds": round(seconds, 2), "images_per_s": round(train["images"] * self.dist.world / seconds, 2)}
+               "seconds": round(seconds, 2), "images_per_s": round(train["images"] * self.dist.world / seconds, 2),
+               "amp": self.precision.amp, "memory_format": self.precision.memory_format, "skipped_steps": self.skipped}
+        for name, result in extra.items():
+            row[f"{name}_iou"], row[f"{name}_iou_per_image"] = result["iou"], result["iou_per_image"]
+        ious = {"val": val["iou"], **{name: r["iou"] for name, r in extra.items()}}
+        score = sum(ious[k] for k in cfg.select_on) / len(cfg.select_on)
+        row["select_score"] = score
+        if not all(torch.isfinite(p).all() for p in self.model.state_dict().values() if p.is_floating_point()):
+            raise UserError(f"epoch {epoch} left non-finite weights; not saved (last good checkpoint: {cfg.out / 'last.pt'})")
         self.history.append(row)
-        metrics = {k: row[k] for k in ("train_loss", "train_iou", "val_loss", "val_iou", "val_iou_per_image")}
-        improved = val["iou"] > self.best
-        self.best = max(self.best, val["iou"])
+        metrics = {k: v for k, v in row.items() if k.endswith(("_loss", "_iou", "_iou_per_image")) or k == "select_score"}
+        improved = score > self.best
+        self.best = max(self.best, score)
         kwargs = dict(optimizer=self.optimizer, scheduler=self.scheduler, scaler=self.scaler, history=self.history)
         save_checkpoint(cfg.out / "last.pt", self.model, self._meta(epoch, metrics), **kwargs)
         if improved:
             save_checkpoint(cfg.out / "best.pt", self.model, self._meta(epoch, metrics), **kwargs)
         write_history_csv(self.history, cfg.out / "history.csv")
         plot_curves(self.history, cfg.out / "curves.png",
-                    f"U-Net {short_name(cfg.encoder)} on {Path(cfg.data).name} ({cfg.imgsz[0]}x{cfg.imgsz[1]})")
-        summary = {"encoder": cfg.encoder, "device": device_name(self.device), "best_val_iou": self.best, "last": row}
+                    f"U-Net {short_name(cfg.encoder)} on {Path(cfg.data).name} ({cfg.imgsz[0]}x{cfg.imgsz[1]}, amp {self.precision.amp})")
+        summary = {"encoder": cfg.encoder, "device": device_name(self.device), "precision": self.precision.describe(),
+                   "best_select_score": self.best, "select_on": list(cfg.select_on), "last": row}
         (cfg.out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
+        evals = "".join(f" | {name} IoU {r['iou']:.3f}" for name, r in extra.items())
+        skipped = f" | {self.skipped} steps skipped (non-finite loss)" if self.skipped else ""
         print(f"epoch {epoch}: train loss {row['train_loss']:.4f} IoU {row['train_iou']:.3f} | "
               f"val loss {row['val_loss']:.4f} IoU {row['val_iou']:.3f} (per image {row['val_iou_per_image']:.3f})"
-              f"{' *best' if improved else ''} | {row['images_per_s']:.1f} img/s", flush=True)
+              f"{evals}{' *best' if improved else ''} | {row['images_per_s']:.1f} img/s{skipped}", flush=True)
 
 
 def device_name(device) -> str:
-    import platform
-
     import torch
+
+    from .hardware import cpu_model
 
     if device.type == "cuda":
         return torch.cuda.get_device_name(device)
-    return f"CPU ({platform.processor() or platform.machine()}, {torch.get_num_threads()} threads)"
+    return f"CPU ({cpu_model()}, {torch.get_num_threads()} threads)"

@@ -63,24 +63,42 @@ def normalization_for(encoder: str) -> Normalization:
     return Normalization()
 
 
-def build_unet(encoder: str, encoder_weights: str | None = None):
+DEFAULT_ARCH = {"decoder_channels": [256, 128, 64, 32, 16], "decoder_interpolation": "nearest"}
+INTERPOLATIONS = ("nearest", "bilinear")
+
+
+def unet_arch(arch: dict | None = None) -> dict:
+    """The decoder settings a checkpoint carries so export rebuilds exactly this U-Net (smp's defaults if absent)."""
+    merged = {**DEFAULT_ARCH, **(arch or {})}
+    channels = [int(c) for c in merged["decoder_channels"]]
+    if len(channels) != 5 or min(channels) < 1:
+        raise UserError(f"decoder channels {channels}: give 5 positive numbers, e.g. 256 128 64 32 16")
+    if merged["decoder_interpolation"] not in INTERPOLATIONS:
+        raise UserError(f"decoder interpolation {merged['decoder_interpolation']!r}: use {' or '.join(INTERPOLATIONS)}")
+    return {"decoder_channels": channels, "decoder_interpolation": merged["decoder_interpolation"]}
+
+
+def build_unet(encoder: str, encoder_weights: str | None = None, arch: dict | None = None):
     """U-Net with one output channel: the person logit.
 
     `encoder_weights` is None (random), 'imagenet' (smp's pretrained weights, fetched from
-    the hub unless cached) or a path to a local state dict for the encoder.
+    the hub unless cached) or a path to a local state dict for the encoder. `arch` sets the
+    decoder (see `unet_arch`).
     """
     import segmentation_models_pytorch as smp
 
+    arch = unet_arch(arch)
+    arch["decoder_channels"] = tuple(arch["decoder_channels"])
     if encoder_weights in (None, "", "none"):
-        return smp.Unet(encoder, encoder_weights=None, in_channels=3, classes=1)
+        return smp.Unet(encoder, encoder_weights=None, in_channels=3, classes=1, **arch)
     if encoder_weights == "imagenet":
-        return _build_with_hub_weights(encoder)
-    model = smp.Unet(encoder, encoder_weights=None, in_channels=3, classes=1)
+        return _build_with_hub_weights(encoder, arch)
+    model = smp.Unet(encoder, encoder_weights=None, in_channels=3, classes=1, **arch)
     load_encoder_file(model, Path(encoder_weights))
     return model
 
 
-def _build_with_hub_weights(encoder: str):
+def _build_with_hub_weights(encoder: str, arch: dict):
     import huggingface_hub.constants as hub
     import segmentation_models_pytorch as smp
 
@@ -90,7 +108,7 @@ def _build_with_hub_weights(encoder: str):
     if not online:
         hub.HF_HUB_OFFLINE = True
     try:
-        return smp.Unet(encoder, encoder_weights="imagenet", in_channels=3, classes=1)
+        return smp.Unet(encoder, encoder_weights="imagenet", in_channels=3, classes=1, **arch)
     except Exception as err:  # hub errors come in many types; report them in one line
         if not online:
             raise UserError(
