@@ -33,7 +33,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--artifacts", type=Path, default=None,
                    help="folder holding ENCODER/ artifact folders (seg-export's layout) or the artifacts themselves "
                         "(default runs/export)")
-    p.add_argument("--checkpoint", type=Path, default=None, help="PyTorch reference for parity (foreign models)")
+    p.add_argument("--checkpoint", default=None,
+                   help="PyTorch reference for parity instead of the contract's: a checkpoint, 'default' "
+                        "(the shipped model) or 'none' (the encoder's seeded untrained weights)")
     data = p.add_argument_group("images")
     data.add_argument("--data", type=Path, default=None, help="dataset root with SPLIT/images and masks/ or labels/")
     data.add_argument("--split", default="test")

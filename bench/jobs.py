@@ -34,14 +34,21 @@ def find_artifacts(folder: Path) -> list[Path]:
     return sorted(found, key=lambda p: (list(FORMATS).index(p.suffix), p.name))
 
 
-def load_models(paths: list[Path], flags: ForeignFlags, checkpoint: Path | None) -> list[tuple[Path, ModelContract]]:
+def load_models(paths: list[Path], flags: ForeignFlags, checkpoint: str | Path | None) -> list[tuple[Path, ModelContract]]:
     """Each artifact with its contract (read beside it, or built from flags for foreign models)."""
+    from export.api import UNTRAINED_SEED
+    from train.default_model import resolve_checkpoint_arg
+
+    checkpoint = resolve_checkpoint_arg(checkpoint)
     models = []
     for path in paths:
         if not path.exists():
             raise UserError(f"model not found: {path}")
         contract = read_contract(path) if contract_path(path).is_file() else foreign_contract(path, flags)
-        if checkpoint is not None:
+        if checkpoint == "none":
+            contract = replace(contract, source=Source(encoder=contract.source.encoder, checkpoint=None,
+                                                       checkpoint_sha256=None, trained=False, init_seed=UNTRAINED_SEED))
+        elif checkpoint is not None:
             contract = replace(contract, source=checkpoint_source(checkpoint))
         models.append((path, contract))
     return models

@@ -4,6 +4,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from train.checkpoint import find_best_checkpoint, load_checkpoint
+from train.default_model import resolve_checkpoint_arg
 from train.errors import UserError
 from train.zoo import build_unet, normalization_for, short_name, smp_encoder_name
 
@@ -41,7 +42,7 @@ def export_model(checkpoint: Path | None, encoder: str, fmt: str, precision: str
         import torch
 
         torch.manual_seed(UNTRAINED_SEED)
-        model = build_unet(encoder).eval()
+        model = build_unet(encoder).eval()  # smp's default decoder: what an untrained latency run compares
         norm = normalization_for(encoder)
         source = Source(encoder=encoder, checkpoint=None, checkpoint_sha256=None, trained=False,
                         init_seed=UNTRAINED_SEED)
@@ -59,7 +60,11 @@ def default_out_dir(encoder: str) -> Path:
     return Path("runs/export") / short_name(smp_encoder_name(encoder))
 
 
-def _resolve_checkpoint(checkpoint: Path | None, encoder: str):
+def _resolve_checkpoint(checkpoint: Path | str | None, encoder: str):
+    checkpoint = resolve_checkpoint_arg(checkpoint)
+    if checkpoint == "none":  # asked for untrained weights: latency runs
+        say(f"untrained {encoder} weights (torch seed {UNTRAINED_SEED}), as asked: latency only, no useful masks")
+        return None
     if checkpoint is not None:
         return load_checkpoint(checkpoint, expect_encoder=encoder)
     found = find_best_checkpoint(encoder)

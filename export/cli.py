@@ -15,9 +15,9 @@ from .errors import ConversionError, describe_error
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="seg-export", description=__doc__)  # the help texts name the defaults
     p.add_argument("--encoder", required=True, help="resnext50 | resnet152 | efficientnet-b0 or an smp encoder name")
-    p.add_argument("--checkpoint", type=Path, default=None,
-                   help="seg-train checkpoint (default: the newest runs/train/**/best.pt for the encoder, "
-                        "else untrained weights, for latency only)")
+    p.add_argument("--checkpoint", default=None,
+                   help="a seg-train checkpoint, 'default' (the shipped EfficientNet-B0 person model) or 'none' "
+                        "(untrained, latency only); unset: the newest runs/train/**/best.pt for the encoder, else untrained")
     p.add_argument("--format", required=True, help="onnx | tflite | coreml | all")
     p.add_argument("--precision", default=None,
                    help="fp32 | fp16 | int8 (default: the format's first; with --format all: every one)")
@@ -67,9 +67,12 @@ def main(argv: list[str] | None = None) -> int:
     from train.checkpoint import load_checkpoint
     from train.zoo import smp_encoder_name
 
+    from train.default_model import resolve_checkpoint_arg
+
     encoder = smp_encoder_name(args.encoder)  # fail once here, not once per format
-    if args.checkpoint is not None:
-        load_checkpoint(args.checkpoint, expect_encoder=encoder)
+    checkpoint = resolve_checkpoint_arg(args.checkpoint)
+    if checkpoint not in (None, "none"):
+        load_checkpoint(checkpoint, expect_encoder=encoder)
     outcomes = [_run_one(args, fmt, precision, int8_io, options) for fmt, precision, int8_io in _matrix(args)]
     print_table(outcomes)
     return 1 if any(o.error for o in outcomes) else 0

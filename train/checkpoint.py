@@ -99,6 +99,8 @@ def load_checkpoint(path: str | Path, expect_encoder: str | None = None) -> Chec
     path = Path(path)
     if not path.is_file():
         raise UserError(f"checkpoint not found: {path}")
+    if path.suffix == ".safetensors":
+        return _load_safetensors_checkpoint(path, expect_encoder)
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError:
@@ -108,7 +110,15 @@ def load_checkpoint(path: str | Path, expect_encoder: str | None = None) -> Chec
         raise UserError(f"checkpoint {path} is corrupt or unreadable ({type(err).__name__})") from None
     if not isinstance(state, dict) or state.get("format") != CHECKPOINT_FORMAT:
         raise UserError(f"{path} is not a seg-train checkpoint")
-    raw = dict(state["meta"])
+    return Checkpoint(path, _meta_from_dict(state["meta"], path, expect_encoder), state)
+
+
+def _meta_from_dict(raw: dict, path: Path, expect_encoder: str | None) -> CheckpointMeta:
+    raw = dict(raw)
+    if "encoder" not in raw or "normalization" not in raw:
+        raise UserError(f"{path} is not a seg-train checkpoint (no encoder or normalization in its metadata)")
+    if "imgsz" not in raw:
+        raise UserError(f"{path} does not record the image size it was trained at")
     raw["normalization"] = Normalization(**{k: tuple(v) if isinstance(v, list) else v
                                             for k, v in raw["normalization"].items()})
     raw["imgsz"] = tuple(raw["imgsz"])
@@ -118,7 +128,19 @@ def load_checkpoint(path: str | Path, expect_encoder: str | None = None) -> Chec
         raise UserError(
             f"checkpoint {path} holds a {meta.encoder} U-Net, not {expect_encoder}"
         )
-    return Checkpoint(path, meta, state)
+    return meta
+
+
+def _load_safetensors_checkpoint(path: Path, expect_encoder: str | None) -> Checkpoint:
+    """The shipped default (or any weights packaged like it): checksum verified where one is recorded."""
+    from .default_model import expected_sha256, load_safetensors
+
+    expected = expected_sha256(path)
+    if expected is not None and file_sha256(path) != expected:
+        raise UserError(f"{path} does not match its recorded sha256 (damaged or replaced); restore it with git checkout")
+    state, raw = load_safetensors(path)
+    meta = _meta_from_dict(raw, path, expect_encoder)
+    return Checkpoint(path, meta, {"model": state, "history": raw.get("history", [])})
 
 
 def file_sha256(path: str | Path) -> str:

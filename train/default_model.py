@@ -1,0 +1,108 @@
+"""The toolkit's one shipped model: an EfficientNet-B0 person U-Net at 256x256, fp16 safetensors.
+
+`--checkpoint default` in seg-export and seg-bench means this file; `--checkpoint none` means
+untrained weights (latency only). The file's SHA-256 is recorded in `default.json` beside it and
+verified on every load, so a damaged or swapped file is refused. Stored as safetensors: loading it
+never runs code.
+
+    python -m train.default_model --from runs/train/default-effb0/best.pt   # package a trained run
+"""
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+from .atomic import atomic_path, write_text_atomic
+from .errors import UserError, cli_entry
+
+WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"
+DEFAULT_WEIGHTS = WEIGHTS_DIR / "person-efficientnet-b0-256.safetensors"
+DEFAULT_RECORD = WEIGHTS_DIR / "default.json"
+MAX_BYTES = 15 * 2**20  # the one weight file the repository holds stays small
+
+
+def resolve_checkpoint_arg(value: str | Path | None) -> Path | None | str:
+    """'default' -> the shipped weights; 'none' -> the string 'none' (untrained); else a path (or None)."""
+    if value is None:
+        return None
+    if str(value) == "default":
+        if not DEFAULT_WEIGHTS.is_file() or not DEFAULT_RECORD.is_file():
+            raise UserError(f"the default model is missing ({DEFAULT_WEIGHTS}); this checkout is incomplete")
+        return DEFAULT_WEIGHTS
+    if str(value) == "none":
+        return "none"
+    return Path(value)
+
+
+def expected_sha256(path: Path) -> str | None:
+    """The recorded checksum when `path` is the shipped default, else None (nothing to check against)."""
+    if Path(path).resolve() != DEFAULT_WEIGHTS or not DEFAULT_RECORD.is_file():
+        return None
+    return json.loads(DEFAULT_RECORD.read_text())["sha256"]
+
+
+def save_safetensors(path: Path, state: dict, meta: dict, dtype=None) -> None:
+    """Weights (cast to `dtype` if given, floats only) plus the checkpoint metadata as JSON, atomically."""
+    from safetensors.torch import save_file
+
+    tensors = {k: (v.to(dtype) if dtype is not None and v.is_floating_point() else v).contiguous() for k, v in state.items()}
+    with atomic_path(path) as tmp:
+        save_file(tensors, str(tmp), metadata={"seg_meta": json.dumps(meta)})
+
+
+def load_safetensors(path: Path) -> tuple[dict, dict]:
+    """(fp32 state dict, metadata dict); raises UserError for a file that is not ours or is damaged."""
+    import torch
+    from safetensors import safe_open
+
+    try:
+        with safe_open(str(path), framework="pt") as fh:
+            meta = json.loads((fh.metadata() or {}).get("seg_meta", "null"))
+            state = {k: fh.get_tensor(k) for k in fh.keys()}
+    except Exception as err:
+        raise UserError(f"weights {path} are corrupt or unreadable ({type(err).__name__})") from None
+    if not isinstance(meta, dict):
+        raise UserError(f"{path} has no seg-train metadata (not made by this toolkit)")
+    return {k: v.float() if v.is_floating_point() and v.dtype != torch.float32 else v for k, v in state.items()}, meta
+
+
+def package(checkpoint: Path, dest: Path = DEFAULT_WEIGHTS, record: Path = DEFAULT_RECORD) -> dict:
+    """Write `checkpoint`'s model as fp16 safetensors at `dest` and its record (checksum, metadata)."""
+    import dataclasses
+
+    import torch
+
+    from .checkpoint import file_sha256, load_checkpoint
+
+    ckpt = load_checkpoint(checkpoint)
+    meta = dataclasses.asdict(ckpt.meta)
+    meta["source_checkpoint"] = Path(checkpoint).name
+    save_safetensors(dest, ckpt.state["model"], meta, dtype=torch.float16)
+    size = dest.stat().st_size
+    if size > MAX_BYTES:
+        dest.unlink()
+        raise UserError(f"{dest.name} would be {size / 2**20:.1f} MiB, over the {MAX_BYTES / 2**20:.0f} MiB the repository allows")
+    entry = {"file": dest.name, "sha256": file_sha256(dest), "bytes": size, "encoder": ckpt.meta.encoder,
+             "imgsz": list(ckpt.meta.imgsz), "arch": ckpt.meta.arch, "epoch": ckpt.meta.epoch,
+             "val_metrics": ckpt.meta.metrics, "history": ckpt.history}
+    write_text_atomic(record, json.dumps(entry, indent=2) + "\n")
+    return entry
+
+
+@cli_entry("train.default_model")
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="python -m train.default_model", description=__doc__.split("\n\n")[0])
+    p.add_argument("--from", dest="source", type=Path, required=True, help="a seg-train checkpoint (best.pt)")
+    p.add_argument("--force", action="store_true", help="replace the shipped default")
+    args = p.parse_args(argv)
+    if DEFAULT_WEIGHTS.exists() and not args.force:
+        raise UserError(f"{DEFAULT_WEIGHTS} exists (pass --force to replace the shipped default)")
+    entry = package(args.source)
+    print(f"default model: {entry['file']} ({entry['bytes'] / 2**20:.1f} MiB, sha256 {entry['sha256'][:12]}...) "
+          f"from {args.source}, epoch {entry['epoch']}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
