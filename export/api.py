@@ -10,6 +10,7 @@ from train.zoo import build_unet, normalization_for, short_name, smp_encoder_nam
 
 from .calibration import resolve_calibration
 from .contract import Source, contract_path
+from .integrity import portable_path
 from .job import ExportJob, artifact_name, say
 from .registry import get_exporter
 
@@ -48,7 +49,8 @@ def export_model(checkpoint: Path | None, encoder: str, fmt: str, precision: str
                         init_seed=UNTRAINED_SEED)
     else:
         model, norm = ckpt.build_model(), ckpt.meta.normalization
-        source = Source(encoder=encoder, checkpoint=str(ckpt.path.resolve()), checkpoint_sha256=ckpt.sha256(),
+        # relative to the contract's folder (no machine path); the sha256 identifies it wherever it is
+        source = Source(encoder=encoder, checkpoint=portable_path(ckpt.path, out_dir), checkpoint_sha256=ckpt.sha256(),
                         trained=True, dataset=ckpt.meta.dataset, person_class=ckpt.meta.person_class,
                         epoch=ckpt.meta.epoch, metrics=dict(ckpt.meta.metrics))
     job = ExportJob(model=model, encoder=encoder, imgsz=imgsz, precision=precision, artifact=artifact,

@@ -50,6 +50,8 @@ def main(argv: list[str] | None = None) -> int:
     from .registry import get_exporter
 
     out_dir = args.out or default_out_dir(args.encoder)
+    if out_dir.exists() and not out_dir.is_dir():
+        raise UserError(f"--out {out_dir} is a file, not a folder")
     options = dict(out_dir=out_dir, imgsz=tuple(args.imgsz) if args.imgsz else None, calib_dir=args.calib,
                    calib_count=args.calib_count, force=args.force)
     if args.format != "all":

@@ -139,6 +139,11 @@ def _load_safetensors_checkpoint(path: Path, expect_encoder: str | None) -> Chec
     if expected is not None and file_sha256(path) != expected:
         raise UserError(f"{path} does not match its recorded sha256 (damaged or replaced); restore it with git checkout")
     state, raw = load_safetensors(path)
+    if expected is not None:  # the shipped default names its data relative to the repository, not to the cwd
+        from .default_model import REPO_ROOT
+
+        if raw.get("data_dir") and not Path(raw["data_dir"]).is_absolute():
+            raw["data_dir"] = str(REPO_ROOT / raw["data_dir"])
     meta = _meta_from_dict(raw, path, expect_encoder)
     return Checkpoint(path, meta, {"model": state, "history": raw.get("history", [])})
 

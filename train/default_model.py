@@ -17,6 +17,7 @@ from .atomic import atomic_path, write_text_atomic
 from .errors import UserError, cli_entry
 
 WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"
+REPO_ROOT = WEIGHTS_DIR.parents[1]
 DEFAULT_WEIGHTS = WEIGHTS_DIR / "person-efficientnet-b0-256.safetensors"
 DEFAULT_RECORD = WEIGHTS_DIR / "default.json"
 MAX_BYTES = 15 * 2**20  # the one weight file the repository holds stays small
