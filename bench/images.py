@@ -56,6 +56,8 @@ def detect_layout(root: Path, split: str) -> str:
 
 def dataset_images(root: Path, split: str, layout: str | None, person_class: int | None,
                    limit: int | None) -> ImageSet:
+    if (root / "images").is_dir() and not (root / split).is_dir():  # a split folder itself, e.g. ccp/test
+        root, split = root.parent, root.name
     if not (root / split).is_dir():
         raise UserError(f"no split {split!r} in {root}")
     layout = layout or detect_layout(root, split)

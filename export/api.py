@@ -31,7 +31,7 @@ def export_model(checkpoint: Path | None, encoder: str, fmt: str, precision: str
     exporter = get_exporter(fmt, precision)
     if int8_io and not (fmt == "tflite" and precision == "int8"):
         raise UserError("int8 input/output is only offered for tflite int8")
-    ckpt = _resolve_checkpoint(checkpoint, encoder)
+    ckpt = _resolve_checkpoint(checkpoint, encoder, imgsz)
     imgsz = _check_imgsz(imgsz or (tuple(ckpt.meta.imgsz) if ckpt else DEFAULT_IMGSZ))
     out_dir = Path(out_dir)
     artifact = out_dir / artifact_name(encoder, imgsz, precision, exporter.suffix, int8_io)
@@ -62,13 +62,13 @@ def default_out_dir(encoder: str) -> Path:
     return Path("runs/export") / short_name(smp_encoder_name(encoder))
 
 
-def _resolve_checkpoint(checkpoint: Path | str | None, encoder: str):
+def _resolve_checkpoint(checkpoint: Path | str | None, encoder: str, imgsz=None):
     checkpoint = resolve_checkpoint_arg(checkpoint)
     if checkpoint == "none":  # asked for untrained weights: latency runs
         say(f"untrained {encoder} weights (torch seed {UNTRAINED_SEED}), as asked: latency only, no useful masks")
         return None
     if checkpoint is not None:
-        return load_checkpoint(checkpoint, expect_encoder=encoder)
+        return load_checkpoint(checkpoint, expect_encoder=encoder, imgsz=tuple(imgsz) if imgsz else None)
     found = find_best_checkpoint(encoder)
     if found is not None:
         say(f"using {found} (the newest best.pt seg-train left for {encoder})")

@@ -74,7 +74,7 @@ def main(argv: list[str] | None = None) -> int:
     encoder = smp_encoder_name(args.encoder)  # fail once here, not once per format
     checkpoint = resolve_checkpoint_arg(args.checkpoint)
     if checkpoint not in (None, "none"):
-        load_checkpoint(checkpoint, expect_encoder=encoder)
+        load_checkpoint(checkpoint, expect_encoder=encoder, imgsz=tuple(args.imgsz) if args.imgsz else None)
     outcomes = [_run_one(args, fmt, precision, int8_io, options) for fmt, precision, int8_io in _matrix(args)]
     print_table(outcomes)
     return 1 if any(o.error for o in outcomes) else 0

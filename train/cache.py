@@ -18,11 +18,11 @@ from .atomic import atomic_path
 from .data import Sample, read_person_mask, read_rgb
 from .errors import UserError
 
-CACHE_VERSION = 1
+CACHE_VERSION = 2
 
 
-def cache_key(samples: list[Sample], person_class: int | None, max_side: int) -> str:
-    digest = hashlib.sha256(f"v{CACHE_VERSION}|{person_class}|{max_side}".encode())
+def cache_key(samples: list[Sample], person_class: int | None, max_side: int, mask_values: str = "strict") -> str:
+    digest = hashlib.sha256(f"v{CACHE_VERSION}|{person_class}|{max_side}|{mask_values}".encode())
     for sample in samples:
         for path in (sample.image, sample.label):
             digest.update(path.name.encode())
@@ -65,19 +65,28 @@ class DecodedSplit:
 
 
 def decode_split(samples: list[Sample], person_class: int | None, cache_dir: Path | None,
-                 max_side: int = 1024, progress: bool = True, label: str = "") -> DecodedSplit:
-    """Decode `samples` (or map a cache made earlier). `cache_dir` None keeps everything in memory."""
+                 max_side: int = 1024, progress: bool = True, label: str = "", mask_values: str = "strict",
+                 skip_bad: bool = False) -> DecodedSplit:
+    """Decode `samples` (or map a cache made earlier). `cache_dir` None keeps everything in memory.
+
+    An unreadable image or mask stops with its name, or with `skip_bad` is left out and counted.
+    """
     if not samples:
         raise UserError("nothing to decode: the split is empty")
     folder = None
     if cache_dir is not None:
-        folder = Path(cache_dir) / cache_key(samples, person_class, max_side)
+        if Path(cache_dir).exists() and not Path(cache_dir).is_dir():
+            raise UserError(f"cache folder {cache_dir} is a file")
+        folder = Path(cache_dir) / cache_key(samples, person_class, max_side, mask_values)
         if (folder / "index.json").is_file():
             return _open(folder)
-    images, masks = _decode_all(samples, person_class, max_side, progress, label)
+    samples, images, masks = _decode_all(samples, person_class, max_side, progress, label, mask_values, skip_bad)
+    if person_class is not None and not any(m.any() for m in masks):
+        raise UserError(f"no pixel of class {person_class} in any label of {label or 'the split'}: "
+                        "check --person-class against the dataset's class ids")
     shapes = np.array([m.shape for m in masks], np.int64)
     offsets = np.concatenate([[0], np.cumsum(shapes[:, 0] * shapes[:, 1])]).astype(np.int64)
-    names = [s.image.name for s in samples]
+    names = [s.image.name for s in samples]  # the samples actually kept
     if folder is None:
         return DecodedSplit(names, shapes, offsets, np.concatenate([i.ravel() for i in images]),
                             np.concatenate([m.ravel() for m in masks]))
@@ -90,15 +99,30 @@ def decode_split(samples: list[Sample], person_class: int | None, cache_dir: Pat
     return _open(folder)
 
 
-def _decode_all(samples, person_class, max_side, progress, label):
+def _decode_all(samples, person_class, max_side, progress, label, mask_values, skip_bad):
     from tqdm import tqdm
 
-    images, masks = [], []
+    kept, images, masks, skipped = [], [], [], []
     for sample in tqdm(samples, desc=f"decoding {label}".strip(), unit="img", disable=not progress, leave=False):
-        image, mask = read_rgb(sample.image), read_person_mask(sample.label, person_class)
+        try:
+            image, mask = read_rgb(sample.image), read_person_mask(sample.label, person_class, mask_values)
+        except UserError as err:
+            if not skip_bad or "unreadable" not in str(err):
+                raise
+            skipped.append(sample.image.name)
+            continue
+        if image.shape[:2] != mask.shape:
+            raise UserError(f"mask {sample.label} is {mask.shape[1]}x{mask.shape[0]} but its image is "
+                            f"{image.shape[1]}x{image.shape[0]}")
+        kept.append(sample)
         images.append(np.ascontiguousarray(_fit(image, max_side, nearest=False)))
         masks.append(np.ascontiguousarray(_fit(mask, max_side, nearest=True)))
-    return images, masks
+    if skipped:
+        print(f"seg-train: skipped {len(skipped)} unreadable file(s) in {label}: {', '.join(skipped[:5])}"
+              f"{' ...' if len(skipped) > 5 else ''}", flush=True)
+    if not kept:
+        raise UserError(f"no readable images left in {label}")
+    return kept, images, masks
 
 
 def _write_flat(path: Path, arrays: list[np.ndarray]) -> None:

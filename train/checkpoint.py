@@ -86,7 +86,7 @@ class Checkpoint:
         return file_sha256(self.path)
 
 
-def load_checkpoint(path: str | Path, expect_encoder: str | None = None) -> Checkpoint:
+def load_checkpoint(path: str | Path, expect_encoder: str | None = None, imgsz: tuple[int, int] | None = None) -> Checkpoint:
     """Read a checkpoint; refuse corrupt files and ones whose encoder is not `expect_encoder`.
 
     A checkpoint is data, never code: `weights_only=True` unpickles tensors and plain types only, so a
@@ -100,7 +100,7 @@ def load_checkpoint(path: str | Path, expect_encoder: str | None = None) -> Chec
     if not path.is_file():
         raise UserError(f"checkpoint not found: {path}")
     if path.suffix == ".safetensors":
-        return _load_safetensors_checkpoint(path, expect_encoder)
+        return _load_safetensors_checkpoint(path, expect_encoder, imgsz)
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError:
@@ -108,17 +108,56 @@ def load_checkpoint(path: str | Path, expect_encoder: str | None = None) -> Chec
                         "refused (loading it could run code)") from None
     except Exception as err:
         raise UserError(f"checkpoint {path} is corrupt or unreadable ({type(err).__name__})") from None
-    if not isinstance(state, dict) or state.get("format") != CHECKPOINT_FORMAT:
-        raise UserError(f"{path} is not a seg-train checkpoint")
-    return Checkpoint(path, _meta_from_dict(state["meta"], path, expect_encoder), state)
+    if isinstance(state, dict) and state.get("format") == CHECKPOINT_FORMAT:
+        return Checkpoint(path, _meta_from_dict(state["meta"], path, expect_encoder, imgsz), state)
+    weights = plain_state_dict(state)
+    if weights is None:
+        raise UserError(f"{path} is not a seg-train checkpoint nor a segmentation-models-pytorch state_dict")
+    return _from_state_dict(path, weights, expect_encoder, imgsz)
 
 
-def _meta_from_dict(raw: dict, path: Path, expect_encoder: str | None) -> CheckpointMeta:
+def plain_state_dict(state) -> dict | None:
+    """The U-Net weights of a plain smp `state_dict`, a `{"state_dict": ...}` file or a Lightning one."""
+    if isinstance(state, dict) and isinstance(state.get("state_dict"), dict):
+        state = state["state_dict"]
+    if not isinstance(state, dict) or not state:
+        return None
+    for prefix in ("model.", "net.", "module."):  # Lightning modules and DDP wrappers
+        if all(str(k).startswith(prefix) for k in state):
+            state = {k[len(prefix):]: v for k, v in state.items()}
+    if not any(str(k).startswith("encoder.") for k in state) or not any(str(k).startswith("decoder.") for k in state):
+        return None
+    return state
+
+
+def _from_state_dict(path: Path, weights: dict, encoder: str | None, imgsz) -> Checkpoint:
+    """A bare state_dict carries no metadata: the encoder comes from --encoder, the size from --imgsz."""
+    from .zoo import normalization_for
+
+    if encoder is None:
+        raise UserError(f"{path} is a plain state_dict: pass --encoder to say which encoder it holds")
+    if imgsz is None:
+        raise UserError(f"{path} is a plain state_dict and records no image size: pass --imgsz H W")
+    blocks = sorted(k for k in weights if k.startswith("decoder.blocks.") and k.endswith(".conv1.0.weight"))
+    arch = {"decoder_channels": [int(weights[k].shape[0]) for k in blocks]} if len(blocks) == 5 else {}
+    meta = CheckpointMeta(encoder=encoder, imgsz=tuple(imgsz), normalization=normalization_for(encoder),
+                          person_class=None, dataset="folder", data_dir="", epoch=0, arch=arch)
+    ckpt = Checkpoint(path, meta, {"model": weights, "history": []})
+    try:
+        ckpt.build_model()
+    except RuntimeError as err:
+        raise UserError(f"{path} does not fit a U-Net with a {encoder} encoder: {str(err).splitlines()[0]}") from None
+    return ckpt
+
+
+def _meta_from_dict(raw: dict, path: Path, expect_encoder: str | None, imgsz=None) -> CheckpointMeta:
     raw = dict(raw)
     if "encoder" not in raw or "normalization" not in raw:
         raise UserError(f"{path} is not a seg-train checkpoint (no encoder or normalization in its metadata)")
     if "imgsz" not in raw:
-        raise UserError(f"{path} does not record the image size it was trained at")
+        if imgsz is None:
+            raise UserError(f"{path} does not record the image size it was trained at: pass --imgsz H W")
+        raw["imgsz"] = imgsz
     raw["normalization"] = Normalization(**{k: tuple(v) if isinstance(v, list) else v
                                             for k, v in raw["normalization"].items()})
     raw["imgsz"] = tuple(raw["imgsz"])
@@ -131,7 +170,7 @@ def _meta_from_dict(raw: dict, path: Path, expect_encoder: str | None) -> Checkp
     return meta
 
 
-def _load_safetensors_checkpoint(path: Path, expect_encoder: str | None) -> Checkpoint:
+def _load_safetensors_checkpoint(path: Path, expect_encoder: str | None, imgsz=None) -> Checkpoint:
     """The shipped default (or any weights packaged like it): checksum verified where one is recorded."""
     from .default_model import expected_sha256, load_safetensors
 
@@ -144,7 +183,7 @@ def _load_safetensors_checkpoint(path: Path, expect_encoder: str | None) -> Chec
 
         if raw.get("data_dir") and not Path(raw["data_dir"]).is_absolute():
             raw["data_dir"] = str(REPO_ROOT / raw["data_dir"])
-    meta = _meta_from_dict(raw, path, expect_encoder)
+    meta = _meta_from_dict(raw, path, expect_encoder, imgsz)
     return Checkpoint(path, meta, {"model": state, "history": raw.get("history", [])})
 
 

@@ -6,6 +6,7 @@ import math
 from pathlib import Path
 
 from .errors import UserError, cli_entry
+from .data import MASK_VALUES
 from .precision import AMP_MODES, MEMORY_FORMATS
 from .zoo import INTERPOLATIONS, STUDY_ENCODERS, short_name
 
@@ -49,6 +50,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--encoder-weights", default="none", help="'none', 'imagenet' (needs the model hub) or a local file")
     p.add_argument("--out", type=Path, default=None, help="run folder (default runs/train/ENCODER-DATASETNAME)")
     p.add_argument("--resume", action="store_true", help="continue the run in --out from its last.pt")
+    p.add_argument("--force", action="store_true", help="replace the run already in --out (its checkpoints are deleted)")
+    p.add_argument("--mask-values", choices=MASK_VALUES, default="strict",
+                   help="folder masks: strict (0/1 or 0/255, anything else refused), nonzero (> 0 is person), half (>= 128)")
+    p.add_argument("--skip-bad-images", action="store_true", help="leave out unreadable images (counted) instead of stopping")
     p.add_argument("--workers", type=int, default=2, help="data-loading processes")
     p.add_argument("--limit-train", type=int, default=None, help="use only the first N training images")
     p.add_argument("--limit-val", type=int, default=None, help="use only the first N validation images")
@@ -84,6 +89,10 @@ def check_args(args: argparse.Namespace) -> None:
         raise UserError("--precise-bn must be 0 or more")
     if args.out is not None and args.out.exists() and not args.out.is_dir():
         raise UserError(f"--out {args.out} is a file, not a folder")
+    if args.person_class is not None and not 0 <= args.person_class <= 255:
+        raise UserError(f"--person-class {args.person_class}: class ids in 8-bit label images are 0-255")
+    if args.resume and args.force:
+        raise UserError("--resume continues a run and --force replaces it: give one of them")
 
 
 def parse_evals(items: list[str]) -> dict[str, Path]:
@@ -100,10 +109,19 @@ def parse_evals(items: list[str]) -> dict[str, Path]:
     return evals
 
 
+def exit_on_sigterm() -> None:
+    """`kill` ends seg-train like Ctrl-C: a checkpoint being written is dropped whole, the last good one stays."""
+    import signal
+    import sys
+
+    signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
+
+
 @cli_entry("seg-train")
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     check_args(args)
+    exit_on_sigterm()
     from .data import DataSpec
     from .loop import Trainer, TrainConfig
     from .zoo import smp_encoder_name
@@ -128,6 +146,7 @@ def main(argv: list[str] | None = None) -> int:
         select_on=tuple(s.strip() for s in args.select_on.split(",") if s.strip()) or ("val",),
         epoch_size=args.epoch_size, amp=args.amp, memory_format=args.memory_format,
         cache_dir=None if str(args.cache_dir) == "none" else args.cache_dir,
+        force=args.force, mask_values=args.mask_values, skip_bad_images=args.skip_bad_images,
     )
     trainer = Trainer(cfg)
     from .loop import device_name

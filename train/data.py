@@ -68,16 +68,31 @@ def _check_pair(sample: Sample) -> None:
         )
 
 
+WIDE_MODES = ("I;16", "I;16B", "I;16L", "I;16N", "I")  # 16-bit (or 32-bit) greyscale photos
+MASK_VALUES = ("strict", "nonzero", "half")
+
+
 def read_rgb(path: Path) -> np.ndarray:
+    """HxWx3 uint8 RGB. 16-bit photos are scaled to 8 bits, never clipped."""
     try:
         with Image.open(path) as img:
+            if img.mode in WIDE_MODES:
+                wide = np.asarray(img).astype(np.float64)
+                top = 65535.0 if img.mode != "I" or wide.max() > 255 else 255.0
+                grey = np.clip(np.round(wide * 255.0 / top), 0, 255).astype(np.uint8)
+                return np.repeat(grey[..., None], 3, axis=2)
             return np.asarray(img.convert("RGB"))
     except Exception as err:
         raise UserError(f"unreadable file {path}: {err}") from None
 
 
-def read_person_mask(path: Path, person_class: int | None) -> np.ndarray:
-    """HxW uint8 0/1 person mask. `person_class` None means a 0/1 or 0/255 mask."""
+def read_person_mask(path: Path, person_class: int | None, mask_values: str = "strict") -> np.ndarray:
+    """HxW uint8 0/1 person mask.
+
+    `person_class` set: CamVid-style class ids, person = that id. None: a binary mask, which must hold
+    {0, 1} or {0, 255} (`strict`) unless the user says how to read other values: `nonzero` (any
+    value above 0 is person, e.g. labelling tools that write 0/7) or `half` (>= 128, soft edges).
+    """
     try:
         with Image.open(path) as img:
             label = np.asarray(img.convert("L") if img.mode not in ("L", "P", "I") else img)
@@ -85,7 +100,18 @@ def read_person_mask(path: Path, person_class: int | None) -> np.ndarray:
         raise UserError(f"unreadable file {path}: {err}") from None
     if person_class is not None:
         return (label == person_class).astype(np.uint8)
-    return (label > (127 if label.max() > 1 else 0)).astype(np.uint8)
+    if mask_values == "nonzero":
+        return (label > 0).astype(np.uint8)
+    if mask_values == "half":
+        return (label >= 128).astype(np.uint8)
+    values = np.unique(label)
+    if set(values.tolist()) <= {0, 1}:
+        return label.astype(np.uint8)
+    if set(values.tolist()) <= {0, 255}:
+        return (label == 255).astype(np.uint8)
+    shown = ", ".join(map(str, values[:6])) + (f" ... ({len(values)} values)" if len(values) > 6 else "")
+    raise UserError(f"mask {path} holds values {shown}, not 0/1 or 0/255; "
+                    "pass --mask-values nonzero (any value > 0 is person) or half (>= 128) to say how to read it")
 
 
 def train_transform(height: int, width: int):

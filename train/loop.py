@@ -56,6 +56,9 @@ class TrainConfig:
     person_class: int | None = None
     encoder_weights: str | None = None
     resume: bool = False
+    force: bool = False  # replace a run already in `out`
+    mask_values: str = "strict"  # how folder masks are read (data.read_person_mask)
+    skip_bad_images: bool = False
     workers: int = 2
     limit_train: int | None = None
     limit_val: int | None = None
@@ -174,7 +177,8 @@ class Trainer:
         samples = list_samples(root, split, layout)[:limit]
         pc = person_class_for(layout, person_class)
         return decode_split(samples, pc, self.cfg.cache_dir, progress=self.cfg.progress and self.dist.main,
-                            label=label or f"{Path(root).name}/{split}")
+                            label=label or f"{Path(root).name}/{split}", mask_values=self.cfg.mask_values,
+                            skip_bad=self.cfg.skip_bad_images)
 
     def _data(self) -> None:
         from .augment import ArrayDataset, PeopleMix, Source
@@ -205,6 +209,10 @@ class Trainer:
     def _build(self, torch) -> None:
         cfg = self.cfg
         last = cfg.out / "last.pt"
+        remove_debris(cfg.out)
+        if cfg.force and not cfg.resume:
+            for name in ("last.pt", "best.pt", "history.csv", "summary.json", "curves.png"):
+                (cfg.out / name).unlink(missing_ok=True)
         if cfg.resume:
             ckpt = load_checkpoint(last, expect_encoder=cfg.encoder)
             if tuple(ckpt.meta.imgsz) != tuple(cfg.imgsz):
@@ -213,7 +221,8 @@ class Trainer:
             self.model = build_unet(cfg.encoder, arch=self.arch)
             self.model.load_state_dict(ckpt.state["model"])
         elif last.exists() or (cfg.out / "best.pt").exists():
-            raise UserError(f"{cfg.out} already holds a run: pass --resume to continue it, or another --out")
+            raise UserError(f"{cfg.out} already holds a run: pass --resume to continue it, --force to replace it, "
+                            "or another --out")
         else:
             ckpt = None
             self.model = build_unet(cfg.encoder, cfg.encoder_weights, arch=self.arch)
@@ -404,6 +413,15 @@ class Trainer:
         print(f"epoch {epoch}: train loss {row['train_loss']:.4f} IoU {row['train_iou']:.3f} | "
               f"val loss {row['val_loss']:.4f} IoU {row['val_iou']:.3f} (per image {row['val_iou_per_image']:.3f})"
               f"{evals}{' *best' if improved else ''} | {row['images_per_s']:.1f} img/s{skipped}", flush=True)
+
+
+def remove_debris(out: Path) -> None:
+    """Temporary folders a killed write left (atomic_path names them `.NAME.*.tmp`): never a checkpoint."""
+    import shutil
+
+    if out.is_dir():
+        for tmp in out.glob(".*.tmp"):
+            shutil.rmtree(tmp, ignore_errors=True)
 
 
 def device_name(device) -> str:
