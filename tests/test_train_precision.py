@@ -90,3 +90,15 @@ def test_a_loss_that_stays_non_finite_stops_the_run_without_a_checkpoint(ccp_dir
     err = capsys.readouterr().err.strip()
     assert rc == 2 and "not finite in 2 steps in a row" in err and len(err.splitlines()) == 1
     assert not list(out.glob("*.pt"))
+
+
+def test_init_from_fine_tunes_with_the_checkpoint_architecture(trained_checkpoint, ccp_dir, tmp_path):
+    out = tmp_path / "ft"
+    assert seg_train(["--encoder", "efficientnet-b0", "--data", str(ccp_dir), "--epochs", "1", "--out", str(out),
+                      "--init-from", str(trained_checkpoint), "--lr", "1e-5", *TINY]) == 0
+    start, tuned = load_checkpoint(trained_checkpoint), load_checkpoint(out / "last.pt")
+    assert tuned.meta.recipe["init_from"] == str(trained_checkpoint) and tuned.meta.arch == start.meta.arch
+    # one epoch at a tiny lr moves the weights a little, not back to a random init
+    a, b = start.state["model"], tuned.state["model"]
+    key = "segmentation_head.0.weight"
+    assert not torch.equal(a[key], b[key]) and torch.allclose(a[key], b[key], atol=0.05)

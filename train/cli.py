@@ -48,6 +48,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--memory-format", choices=MEMORY_FORMATS, default="auto")
     p.add_argument("--cache-dir", type=Path, default=Path("runs/cache"), help="decode cache ('none': decode in memory)")
     p.add_argument("--encoder-weights", default="none", help="'none', 'imagenet' (needs the model hub) or a local file")
+    p.add_argument("--init-from", default=None, metavar="CHECKPOINT",
+                   help="fine-tune: start from these U-Net weights ('default': the shipped model) with a fresh "
+                        "optimizer and schedule; the architecture comes from the checkpoint")
     p.add_argument("--out", type=Path, default=None, help="run folder (default runs/train/ENCODER-DATASETNAME)")
     p.add_argument("--resume", action="store_true", help="continue the run in --out from its last.pt")
     p.add_argument("--force", action="store_true", help="replace the run already in --out (its checkpoints are deleted)")
@@ -91,6 +94,8 @@ def check_args(args: argparse.Namespace) -> None:
         raise UserError(f"--out {args.out} is a file, not a folder")
     if args.person_class is not None and not 0 <= args.person_class <= 255:
         raise UserError(f"--person-class {args.person_class}: class ids in 8-bit label images are 0-255")
+    if args.init_from is not None and (args.resume or args.init_from == "none"):
+        raise UserError("--init-from starts a new run from a checkpoint: not with --resume, and not 'none'")
     if args.resume and args.force:
         raise UserError("--resume continues a run and --force replaces it: give one of them")
 
@@ -123,6 +128,7 @@ def main(argv: list[str] | None = None) -> int:
     check_args(args)
     exit_on_sigterm()
     from .data import DataSpec
+    from .default_model import resolve_checkpoint_arg
     from .loop import Trainer, TrainConfig
     from .zoo import smp_encoder_name
 
@@ -147,6 +153,7 @@ def main(argv: list[str] | None = None) -> int:
         epoch_size=args.epoch_size, amp=args.amp, memory_format=args.memory_format,
         cache_dir=None if str(args.cache_dir) == "none" else args.cache_dir,
         force=args.force, mask_values=args.mask_values, skip_bad_images=args.skip_bad_images,
+        init_from=resolve_checkpoint_arg(args.init_from) if args.init_from else None,
     )
     trainer = Trainer(cfg)
     from .loop import device_name

@@ -55,6 +55,7 @@ class TrainConfig:
     out: Path = Path("runs/train/run")
     person_class: int | None = None
     encoder_weights: str | None = None
+    init_from: Path | None = None  # start from these weights (fine-tuning): fresh optimizer and schedule
     resume: bool = False
     force: bool = False  # replace a run already in `out`
     mask_values: str = "strict"  # how folder masks are read (data.read_person_mask)
@@ -68,10 +69,13 @@ class TrainConfig:
     progress: bool = True
     recipe_keys: tuple = field(default=("batch", "lr", "lr_step", "lr_gamma", "dice_eps", "epochs", "precise_bn", "loss",
                                         "optimizer", "weight_decay", "schedule", "augment", "epoch_size", "select_on",
-                                        "seed"), repr=False)
+                                        "seed", "init_from"), repr=False)
 
     def recipe(self) -> dict:
-        return {k: list(v) if isinstance(v, tuple) else v for k in self.recipe_keys for v in [getattr(self, k)]}
+        def plain(value):  # checkpoints hold plain types only (they load with weights_only=True)
+            return list(value) if isinstance(value, tuple) else str(value) if isinstance(value, Path) else value
+
+        return {k: plain(getattr(self, k)) for k in self.recipe_keys}
 
 
 def confusion_stats(logits, masks):
@@ -223,6 +227,13 @@ class Trainer:
         elif last.exists() or (cfg.out / "best.pt").exists():
             raise UserError(f"{cfg.out} already holds a run: pass --resume to continue it, --force to replace it, "
                             "or another --out")
+        elif cfg.init_from is not None:
+            start = load_checkpoint(cfg.init_from, expect_encoder=cfg.encoder)
+            if tuple(start.meta.imgsz) != tuple(cfg.imgsz):
+                print(f"seg-train: {cfg.init_from} was trained at {start.meta.imgsz}; fine-tuning at {tuple(cfg.imgsz)}")
+            self.arch = unet_arch(start.meta.arch)
+            self.model = start.build_model()
+            ckpt = None
         else:
             ckpt = None
             self.model = build_unet(cfg.encoder, cfg.encoder_weights, arch=self.arch)
