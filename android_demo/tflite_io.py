@@ -10,17 +10,20 @@ from pathlib import Path
 import numpy as np
 
 from export.contract import ModelContract, TensorSpec, read_contract
+from export.integrity import verify_artifact
 from train.errors import UserError
 
 APP_DTYPES = ("float32", "int8", "uint8")  # what the app's Java core feeds and reads
 
 
 def read_app_contract(artifact: Path) -> ModelContract:
-    """The contract beside `artifact`, refused unless the app can run it (TFLite, NHWC RGB input)."""
+    """The contract beside `artifact`, refused unless the app can run it (TFLite, NHWC RGB input) and the
+    artifact is the one it describes (size and sha256, checked before anything loads it)."""
     artifact = Path(artifact)
     if not artifact.is_file():
         raise UserError(f"model not found: {artifact}")
     contract = read_contract(artifact)
+    verify_artifact(artifact, contract)
     problems = []
     if contract.format != "tflite":
         problems.append(f"format is {contract.format}, the app runs tflite")

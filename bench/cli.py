@@ -10,6 +10,7 @@ import sys
 from datetime import datetime, timezone
 from pathlib import Path
 
+from export.integrity import verify_artifact, with_local_checkpoint
 from train.errors import UserError, cli_entry
 
 from .backends import BACKENDS, BackendOptions, make_backend
@@ -48,6 +49,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     timing.add_argument("--warmup", type=int, default=5, help="untimed inferences before them")
     timing.add_argument("--threads", type=int, default=None, help="CPU threads (default: every core)")
     timing.add_argument("--no-parity", action="store_true", help="skip the comparison with the PyTorch model")
+    timing.add_argument("--row-timeout", type=float, default=600, metavar="SECONDS",
+                        help="each row runs in its own process; one that takes longer (load, timing, IoU and "
+                             "parity) is stopped and reported as failed (0: no limit)")
     gpu = p.add_argument_group("GPU backends")
     gpu.add_argument("--channels-last", action="store_true", help="torch: NHWC memory format")
     gpu.add_argument("--compile", default=None, choices=["default", "reduce-overhead", "max-autotune"],
@@ -78,6 +82,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     out.add_argument("--overlays", type=int, default=3, help="images per model in the overlay figure (0: none)")
     out.add_argument("--no-plots", action="store_true")
     out.add_argument("--no-progress", action="store_true")
+    out.add_argument("--force", action="store_true", help="replace results already in --out (or at --json/--csv)")
     return p.parse_args(argv)
 
 
@@ -88,8 +93,25 @@ def _check(args: argparse.Namespace) -> None:
             raise UserError(f"--{name} must be at least {low}")
     if not 0 < args.threshold < 1:
         raise UserError("--threshold must be between 0 and 1")
+    if args.row_timeout < 0:
+        raise UserError("--row-timeout must be at least 0 (0: no limit)")
     if args.data is not None and not args.data.is_dir():
         raise UserError(f"dataset folder not found: {args.data}")
+    _check_out(args.out)
+    existing = [p for p in _result_files(args) if p.exists()]
+    if existing and not args.force:
+        names = ", ".join(str(p) if p.parent != args.out else p.name for p in existing)
+        raise UserError(f"{args.out} already holds results ({names}): pass --force to replace them, or another --out")
+
+
+def _check_out(out: Path) -> None:
+    if out.exists() and not out.is_dir():
+        raise UserError(f"--out {out} is a file, not a folder")
+
+
+def _result_files(args: argparse.Namespace) -> list[Path]:
+    """The files a run writes whose loss would hurt: the results and the report."""
+    return [args.json or args.out / "results.json", args.csv or args.out / "results.csv", args.out / "report.md"]
 
 
 def _backend_names(spec: str) -> tuple[list[str], bool]:
@@ -121,7 +143,26 @@ def _options(args: argparse.Namespace) -> BackendOptions:
         runs=args.runs, warmup=args.warmup)
 
 
-def _model_groups(args: argparse.Namespace) -> list[tuple[str, list, str | None]]:
+def _model_groups(args: argparse.Namespace) -> tuple[list[tuple[str, list, str | None]], dict[Path, str]]:
+    """(label, [(artifact, contract)], problem) per encoder or for the --model files, and the artifacts
+    refused because they do not match their contract's checksum (artifact -> one-line reason)."""
+    groups = _find_models(args)
+    refused: dict[Path, str] = {}
+    for index, (label, models, problem) in enumerate(groups):
+        checked = []
+        for path, contract in models:
+            try:
+                verify_artifact(path, contract)
+            except UserError as err:
+                refused[path] = str(err)
+            if args.checkpoint is None:  # the contract's checkpoint, relative to its folder
+                contract = with_local_checkpoint(contract, path)
+            checked.append((path, contract))
+        groups[index] = (label, checked, problem)
+    return groups, refused
+
+
+def _find_models(args: argparse.Namespace) -> list[tuple[str, list, str | None]]:
     """(label, [(artifact, contract)], problem) per encoder or for the --model files."""
     from train.zoo import STUDY_ENCODERS, short_name, smp_encoder_name
 
@@ -174,8 +215,9 @@ def main(argv: list[str] | None = None) -> int:
     names, explicit = _backend_names(args.backend)
     precisions = _precisions(args.precision)
     options = _options(args)
-    groups = _model_groups(args)
+    groups, refused = _model_groups(args)
     from .jobs import Job, build_jobs
+    from .results import FAILED
 
     reasons = {name: make_backend(name, options).available() for name in names}
     if not explicit:
@@ -188,6 +230,11 @@ def main(argv: list[str] | None = None) -> int:
             jobs += build_jobs(models, names, precisions, reasons, explicit=explicit)
     if not jobs:
         raise UserError("nothing to measure: no backend here runs these models (try --backend all to see why)")
+    for reason in refused.values():  # never loaded: one line each, and a failed row per backend
+        print(f"seg-bench: refused: {reason}", file=sys.stderr)
+    for job in jobs:
+        if job.artifact in refused and not job.problem:
+            job.problem, job.problem_status = refused[job.artifact], FAILED
     images = _images(args, [c for _, models, _ in groups for _, c in models])
     log.print(f"seg-bench: {len(jobs)} measurement(s); images: {images.description}")
     if not images.has_truth and any(not j.problem and not BACKENDS[j.backend].self_timed for j in jobs):
@@ -201,31 +248,31 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _run(jobs, options, images, args, log) -> list:
+    import tempfile
+
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-    from .reference import ReferenceLogits
     from .results import Result
-    from .runner import Outcome, Settings, measure, measure_on_devices
+    from .runner import Outcome, Settings, measure_isolated
 
     settings = Settings(runs=args.runs, warmup=args.warmup, previews=args.overlays, parity=not args.no_parity)
-    references, outcomes = ReferenceLogits(), []
+    outcomes = []
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
-    with Progress(*columns, console=log, transient=True, disable=args.no_progress) as progress:
+    # each row in its own process: PyTorch reference logits are shared between them through this folder
+    with tempfile.TemporaryDirectory(prefix="seg-bench-reference-") as references, \
+            Progress(*columns, console=log, transient=True, disable=args.no_progress) as progress:
         task = progress.add_task("rows", total=len(jobs))
         for job in jobs:
             name = f"{job.model} on {job.backend} {job.precision}"
             progress.update(task, description=name)
             if job.problem:
                 result = Result(model=job.model, backend=job.backend, precision=job.precision or "-",
-                                encoder=job.encoder, status=job.problem_status, reason=job.problem)
+                                encoder=job.encoder, format=job.fmt, status=job.problem_status, reason=job.problem)
                 outcomes.append(Outcome(result))
             else:
-                backend = make_backend(job.backend, options)
-                if backend.self_timed:
-                    outcomes += measure_on_devices(job, backend, images)
-                else:
-                    step = lambda what: progress.update(task, description=f"{name}: {what}")  # noqa: E731
-                    outcomes.append(measure(job, backend, images, settings, references, step))
+                step = lambda what: progress.update(task, description=f"{name}: {what}")  # noqa: E731
+                outcomes += measure_isolated(job, options, images, settings, Path(references),
+                                             args.row_timeout or None, step)
             last = outcomes[-1].result
             if args.no_progress:
                 log.print(f"  {name}: {last.status}{' - ' + last.reason if last.reason else ''}")
@@ -279,6 +326,7 @@ def _paper(args, console) -> int:
 
     from .paper import load_results, paper_markdown, paper_tables, parameter_counts, print_paper
 
+    _check_out(args.out)
     path = args.results or args.out / "results.json"
     results = load_results(path)
     if not results:

@@ -57,18 +57,28 @@ def _inspect(path: Path, fmt: str) -> tuple[_Tensor | None, _Tensor | None]:
 
         inputs = [spec(v) for v in graph.input if v.name not in weights]
         return inputs[0], spec(graph.output[0])
-    if fmt == "tflite":
-        from ai_edge_litert.interpreter import Interpreter
+    if fmt == "tflite":  # in a child process: a damaged file can crash LiteRT natively
+        from export.isolated import IsolationError, run_isolated
 
-        interp = Interpreter(model_path=str(path))
-
-        def spec(d: dict) -> _Tensor:
-            scale, zero = d["quantization"]
-            quant = Quantization(float(scale), int(zero)) if scale else None
-            return _Tensor(d["name"], [int(s) for s in d["shape"]], str(np.dtype(d["dtype"])), quant)
-
-        return spec(interp.get_input_details()[0]), spec(interp.get_output_details()[0])
+        try:
+            return run_isolated(_tflite_tensors, path, timeout=300)
+        except (IsolationError, ValueError, RuntimeError) as err:
+            lines = str(err).strip().splitlines()
+            raise UserError(f"LiteRT cannot read {path.name}: {lines[0] if lines else type(err).__name__}") from None
     return None, None  # Core ML: reading the spec needs coremltools, which only runs models on macOS
+
+
+def _tflite_tensors(path: Path) -> tuple[_Tensor, _Tensor]:
+    from ai_edge_litert.interpreter import Interpreter
+
+    interp = Interpreter(model_path=str(path))
+
+    def spec(d: dict) -> _Tensor:
+        scale, zero = d["quantization"]
+        quant = Quantization(float(scale), int(zero)) if scale else None
+        return _Tensor(d["name"], [int(s) for s in d["shape"]], str(np.dtype(d["dtype"])), quant)
+
+    return spec(interp.get_input_details()[0]), spec(interp.get_output_details()[0])
 
 
 def _input_layout(shape: list[int]) -> str:

@@ -1,6 +1,7 @@
 """The PyTorch model an artifact was exported from: the parity reference and what torch backends run."""
 from __future__ import annotations
 
+import hashlib
 from dataclasses import replace
 from pathlib import Path
 
@@ -8,6 +9,7 @@ import numpy as np
 
 from export.contract import ModelContract, Source, TensorSpec
 from export.preprocess import to_input_tensor
+from train.atomic import atomic_path
 from train.errors import UserError
 
 
@@ -35,7 +37,7 @@ def build_reference_model(source: Source):
     if source.checkpoint:
         path = Path(source.checkpoint)
         if not path.is_file():
-            raise UserError(f"checkpoint {path} named by the contract is not here")
+            raise UserError(f"checkpoint {path} named by the contract is not here (pass --checkpoint to name it)")
         if source.checkpoint_sha256 and file_sha256(path) != source.checkpoint_sha256:
             raise UserError(f"checkpoint {path} changed since the export (sha256 differs)")
         return load_checkpoint(path, expect_encoder=source.encoder).build_model()
@@ -46,9 +48,14 @@ def build_reference_model(source: Source):
 
 
 class ReferenceLogits:
-    """PyTorch logits per image, computed once and shared by every row of the same source and size."""
+    """PyTorch logits per image, computed once and shared by every row of the same source and size.
 
-    def __init__(self):
+    With `cache_dir`, the logits are also kept there as .npy files, so rows measured in separate worker
+    processes (one per row) share them and the PyTorch model is built only by the first row that needs it.
+    """
+
+    def __init__(self, cache_dir: Path | None = None):
+        self.cache_dir = Path(cache_dir) if cache_dir is not None else None
         self._key: tuple | None = None
         self._model = None
         self._logits: dict[tuple, np.ndarray] = {}
@@ -64,11 +71,25 @@ class ReferenceLogits:
     def get(self, contract: ModelContract, image_id: str, rgb: np.ndarray) -> np.ndarray:
         import torch
 
-        model = self._model_for(contract.source)
         key = (tuple(contract.input_hw), tuple(contract.preprocess.mean), tuple(contract.preprocess.std),
                contract.preprocess.pixel_scale, image_id)
-        if key not in self._logits:
-            x = to_input_tensor(rgb, torch_contract(contract))
-            with torch.inference_mode():
-                self._logits[key] = model(torch.from_numpy(x))[0, 0].numpy()
-        return self._logits[key]
+        if source_key(contract.source) == self._key and key in self._logits:
+            return self._logits[key]
+        cached = self._cache_file(contract.source, key)
+        if cached is not None and cached.is_file():
+            return np.load(cached)
+        model = self._model_for(contract.source)
+        x = to_input_tensor(rgb, torch_contract(contract))
+        with torch.inference_mode():
+            logits = model(torch.from_numpy(x))[0, 0].numpy()
+        self._logits[key] = logits
+        if cached is not None:
+            with atomic_path(cached) as tmp:
+                np.save(tmp, logits)
+        return logits
+
+    def _cache_file(self, source: Source, key: tuple) -> Path | None:
+        if self.cache_dir is None:
+            return None
+        name = hashlib.sha256(repr((source_key(source), key)).encode()).hexdigest()[:32]
+        return self.cache_dir / f"{name}.npy"

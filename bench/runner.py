@@ -1,4 +1,8 @@
-"""Measure one row: load, first inference, warm-up, timed runs, then accuracy and parity over the images."""
+"""Measure one row: load, first inference, warm-up, timed runs, then accuracy and parity over the images.
+
+`measure_isolated` runs a row in its own process (export/isolated.py): a runtime that crashes, hangs
+or runs out of memory fails that row only, with the reason ('crashed: SIGSEGV', 'timed out after 600 s').
+"""
 from __future__ import annotations
 
 import math
@@ -15,7 +19,7 @@ import numpy as np
 from export.preprocess import logits_to_mask, to_input_tensor
 from train.errors import UserError
 
-from .backends import Backend
+from .backends import Backend, BackendOptions, make_backend
 from .foreign import read_logits
 from .images import ImageSet
 from .jobs import Job
@@ -140,6 +144,35 @@ def _quality(job: Job, backend: Backend, images: ImageSet, settings: Settings, r
         setattr(result, key, value)
     if not images.has_truth:
         result.notes.append("IoU against ground truth needs --data")
+
+
+def measure_isolated(job: Job, options: BackendOptions, images: ImageSet, settings: Settings,
+                     reference_cache: Path | None, timeout: float | None,
+                     step: Callable[[str], None] = lambda _: None) -> list[Outcome]:
+    """One row (one per device for self-timed backends) in a child process; its death is a failed row."""
+    from export.isolated import IsolationError, run_isolated
+
+    try:
+        return run_isolated(_measure_row, job, options, images, settings, reference_cache,
+                            timeout=timeout, on_progress=step)
+    except IsolationError as err:
+        reason = str(err)
+    except Exception as err:  # the worker could not start or answer: still only this row
+        reason = one_line(err)
+    result = base_result(job, images)
+    result.status, result.reason = FAILED, reason
+    return [Outcome(result)]
+
+
+def _measure_row(job: Job, options: BackendOptions, images: ImageSet, settings: Settings,
+                 reference_cache: Path | None) -> list[Outcome]:
+    """Inside the worker: the row as `measure` / `measure_on_devices` make it in-process."""
+    from export.isolated import progress
+
+    backend = make_backend(job.backend, options)
+    if backend.self_timed:
+        return measure_on_devices(job, backend, images)
+    return [measure(job, backend, images, settings, ReferenceLogits(reference_cache), progress)]
 
 
 def measure_on_devices(job: Job, backend, images: ImageSet) -> list[Outcome]:

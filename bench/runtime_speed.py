@@ -84,6 +84,7 @@ def _runners(encoder: str, imgsz: tuple[int, int], threads: int, tflite: bool, o
     import torch
 
     from export.contract import read_contract
+    from export.integrity import with_local_checkpoint
     from train.zoo import short_name
 
     from .backends import BackendOptions, make_backend
@@ -92,7 +93,7 @@ def _runners(encoder: str, imgsz: tuple[int, int], threads: int, tflite: bool, o
     out_dir = own_dir / short_name(encoder)
     onnx_path = _artifact(encoder, "onnx", imgsz, out_dir)
     torch.set_num_threads(threads)
-    model = build_reference_model(read_contract(onnx_path).source)
+    model = build_reference_model(with_local_checkpoint(read_contract(onnx_path), onnx_path).source)
     x = np.random.default_rng(0).standard_normal((1, 3, *imgsz), dtype=np.float32)
     xt = torch.from_numpy(x)
 

@@ -48,7 +48,8 @@ PRESETS = {
                   ("--lr", "1e-3", "--lr-step", "6"), ("--calib-count", "100"), ("--runs", "30", "--warmup", "5"),
                   note="reduced CPU run: 12 epochs, lr 1e-3 halved every 6, from scratch, 160x160 CCP / 192x256 CamVid"),
     "study": Preset(STUDY, ("ccp", "camvid"), {"ccp": (512, 512), "camvid": (352, 480)}, 150, (),
-                    ("--calib-count", "300"), ("--runs", "100", "--warmup", "20"),
+                    ("--calib-count", "300"),
+                    ("--runs", "100", "--warmup", "20", "--row-timeout", "3600"),  # 512x512 CPU rows are slow
                     backends="all", note="the study's recipe: Dice, Adam 1e-4 halved every 50 epochs, batch 8, 150 epochs"),
 }
 
@@ -111,7 +112,7 @@ def run_dataset(steps: Steps, preset: Preset, dataset: str, root: Path | None, o
     data = ["--data", str(root), "--split", "test"] if have_data else []
     steps.run(f"bench {dataset}", [
         _tool("seg-bench"), "--encoder", ",".join(encoders), "--artifacts", str(export_root), "--backend", preset.backends,
-        "--out", str(bench_out), "--no-progress", *data, *preset.bench_args])
+        "--out", str(bench_out), "--no-progress", "--force", *data, *preset.bench_args])  # a re-run replaces its results
     steps.run(f"paper tables {dataset}", [_tool("seg-bench"), "--paper", "--results", str(bench_out / "results.json"),
                                           "--out", str(bench_out)])
     if preset.checkpoint == "default":

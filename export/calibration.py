@@ -11,6 +11,7 @@ from train.data import IMAGE_SUFFIXES, read_rgb
 from train.errors import UserError
 
 from .contract import Preprocess
+from .integrity import display_path
 from .job import say
 from .preprocess import normalize, resize_bilinear
 
@@ -57,7 +58,7 @@ def resolve_calibration(checkpoint, calib_dir: Path | None, count: int | None) -
     if not images:
         raise UserError(f"calibration folder {calib_dir} holds no images ({', '.join(sorted(IMAGE_SUFFIXES))})")
     picked = spread(images, count)
-    return Calibration(picked, len(picked), f"{len(picked)} of {len(images)} images in {calib_dir.resolve()}")
+    return Calibration(picked, len(picked), f"{len(picked)} of {len(images)} images in {display_path(calib_dir)}")
 
 
 def spread(items: list, count: int) -> list:

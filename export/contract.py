@@ -1,19 +1,22 @@
 """The model contract: everything an app or a benchmark needs to feed an artifact and read it.
 
 One JSON file beside every exported artifact (`<artifact>.json`), read by `seg-bench` and by
-the Android demo. Nothing downstream guesses layouts, normalization or thresholds.
+the Android demo. Nothing downstream guesses layouts, normalization or thresholds. Schema 2 adds the
+artifact's sha256 and size (checked before loading, export/integrity.py) and names files relative to
+the contract only; schema 1 contracts (no checksum) are still read.
 """
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Literal
 
 from train.atomic import write_text_atomic
 from train.errors import UserError
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
+READABLE_SCHEMAS = (1, 2)
 CONTRACT_SUFFIX = ".json"
 
 Format = Literal["onnx", "tflite", "coreml"]
@@ -75,7 +78,7 @@ class Source:
     """Where the weights came from: the checkpoint and what it was trained on."""
 
     encoder: str
-    checkpoint: str | None
+    checkpoint: str | None  # relative to the contract's folder (or the current one), or a bare file name
     checkpoint_sha256: str | None
     trained: bool
     init_seed: int | None = None  # for untrained exports: torch.manual_seed used before building
@@ -97,6 +100,8 @@ class ModelContract:
     source: Source
     tools: dict[str, str] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
+    artifact_sha256: str | None = None  # of the artifact's bytes (of a folder's files, for .mlpackage)
+    artifact_bytes: int | None = None
     schema_version: int = SCHEMA_VERSION
 
     @property
@@ -109,13 +114,17 @@ class ModelContract:
     @classmethod
     def from_dict(cls, data: dict) -> "ModelContract":
         try:
-            if data.get("schema_version") != SCHEMA_VERSION:
-                raise UserError(f"contract schema {data.get('schema_version')} is not {SCHEMA_VERSION}")
+            if data.get("schema_version") not in READABLE_SCHEMAS:
+                raise UserError(f"contract schema {data.get('schema_version')} is not "
+                                f"{' or '.join(map(str, READABLE_SCHEMAS))} (re-export, or update this toolkit)")
             tensors = {}
             for key in ("input", "output"):
                 spec = dict(data[key])
                 quant = spec.pop("quantization", None)
                 tensors[key] = TensorSpec(**spec, quantization=Quantization(**quant) if quant else None)
+            sha256, size = data.get("artifact_sha256"), data.get("artifact_bytes")
+            if not (sha256 is None or isinstance(sha256, str)) or not (size is None or type(size) is int):
+                raise TypeError("artifact_sha256 must be a string and artifact_bytes an integer")
             return cls(
                 format=data["format"],
                 precision=data["precision"],
@@ -127,6 +136,8 @@ class ModelContract:
                 source=Source(**data["source"]),
                 tools=dict(data.get("tools", {})),
                 notes=list(data.get("notes", [])),
+                artifact_sha256=sha256,
+                artifact_bytes=size,
             )
         except (KeyError, TypeError) as err:
             raise UserError(f"malformed model contract: {err}") from None
@@ -139,7 +150,12 @@ def contract_path(artifact: str | Path) -> Path:
 
 
 def write_contract(contract: ModelContract, artifact: str | Path) -> Path:
-    return write_text_atomic(contract_path(artifact), contract.to_json())
+    """Write the contract beside `artifact` (which must exist), recording the artifact's sha256 and size."""
+    from .integrity import artifact_digest
+
+    sha256, size = artifact_digest(artifact)
+    return write_text_atomic(contract_path(artifact),
+                             replace(contract, artifact_sha256=sha256, artifact_bytes=size).to_json())
 
 
 def read_contract(artifact: str | Path) -> ModelContract:

@@ -20,15 +20,17 @@ from train.errors import UserError, cli_entry
 
 from .calibration import spread
 from .contract import read_contract
+from .integrity import verify_artifact
 from .preprocess import logits_to_mask, output_to_logits, to_input_tensor
 
 Runner = Callable[[np.ndarray], np.ndarray]  # HxWx3 uint8 RGB -> HxW float32 logits at the model's size
 
 
 def load_runner(artifact: str | Path, threads: int = 2) -> Runner:
-    """A callable running one ONNX or TFLite artifact on CPU, as its contract says."""
+    """A callable running one ONNX or TFLite artifact on CPU, as its contract says (checksum checked first)."""
     artifact = Path(artifact)
     contract = read_contract(artifact)
+    verify_artifact(artifact, contract)
     if contract.format == "tflite":
         from ai_edge_litert.interpreter import Interpreter
 

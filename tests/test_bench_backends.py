@@ -12,6 +12,7 @@ import pytest
 from bench.backends import BACKENDS, make_backend
 from bench.cli import main
 from export.contract import read_contract
+from export.integrity import artifact_digest
 from export.preprocess import logits_to_mask, output_to_logits, to_input_tensor
 from train.data import list_samples, read_person_mask, read_rgb
 
@@ -87,7 +88,7 @@ def test_foreign_onnx_takes_its_contract_from_the_file_and_flags(exported, train
     assert any("assumed ImageNet" in n for n in row["notes"]) and any("needs --data" in n for n in row["notes"])
 
 
-def test_matrix_reports_every_backend_and_missing_encoders(exported, tmp_path):
+def test_matrix_reports_every_backend_and_missing_encoders(exported, trained_checkpoint, tmp_path):
     root = tmp_path / "artifacts"
     (root / "efficientnet-b0").mkdir(parents=True)
     onnx = exported("onnx")
@@ -95,10 +96,13 @@ def test_matrix_reports_every_backend_and_missing_encoders(exported, tmp_path):
         shutil.copy(path, root / "efficientnet-b0" / path.name)
     broken = root / "efficientnet-b0" / "broken.onnx"  # one failure must not stop the others
     broken.write_bytes(b"not a model")
-    shutil.copy(onnx.with_name(onnx.name + ".json"), broken.with_name("broken.onnx.json"))
+    contract = json.loads(onnx.with_name(onnx.name + ".json").read_text())
+    contract["artifact_sha256"], contract["artifact_bytes"] = artifact_digest(broken)  # so the runtime gets to load it
+    broken.with_name("broken.onnx.json").write_text(json.dumps(contract))
     out = tmp_path / "out"
+    # copied without their checkpoint (the contracts name it relative to where they were exported): name it here
     rc = main(["--encoder", "all", "--backend", "all", "--artifacts", str(root), "--runs", "2", "--warmup", "0",
-               "--limit", "1", "--out", str(out), "--no-progress", "--no-plots"])
+               "--limit", "1", "--checkpoint", str(trained_checkpoint), "--out", str(out), "--no-progress", "--no-plots"])
     rows = _rows(out)
     assert rc == 1  # two encoders have no artifacts
     missing = [r for r in rows if "no exported" in r["reason"]]

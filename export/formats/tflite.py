@@ -13,16 +13,20 @@ from pathlib import Path
 import numpy as np
 
 from train.atomic import atomic_path
+from train.errors import UserError
 
 from .. import tflite_convert as convert
 from ..contract import ModelContract, Quantization, TensorSpec, read_contract, write_contract
 from ..errors import ConversionError
+from ..integrity import display_path, verify_artifact
+from ..isolated import IsolationError, run_isolated
 from ..job import ExportJob, artifact_name, say
 from ..tflite_rewrite import float16_weights
 from .onnx import OnnxExporter
 
 FIDELITY_IMAGES = 8  # held-out images for the int8-vs-fp32 mask check written into the contract
 INT8_MIN_IOU = 0.98
+CHECK_TIMEOUT_S = 1800  # a check that loads the new model runs in its own process, within this time
 
 
 class TFLiteExporter:
@@ -52,25 +56,42 @@ class TFLiteExporter:
             if job.precision == "int8":  # a random input says little about int8: real images do
                 contract.notes.extend(held_out_agreement(tmp, contract, onnx_path, job))
             else:
-                contract.notes.append(check_against_onnx(tmp, contract, onnx_path, job.precision))
+                contract.notes.append(isolated_check("the TFLite check against ONNX", check_against_onnx,
+                                                     tmp, contract, onnx_path, job.precision))
         write_contract(contract, job.artifact)
         return job.artifact
+
+
+def isolated_check(what: str, check, *args):
+    """Run a check that loads the new model in a child process: a native crash or hang fails the export in one line."""
+    try:
+        return run_isolated(check, *args, timeout=CHECK_TIMEOUT_S)
+    except IsolationError as err:
+        raise ConversionError(f"{what} {err}") from None
+
+
+def _intact(path: Path, job: ExportJob | None = None) -> bool:
+    """An ONNX with its contract, matching its checksum (and, with `job`, the same weights and size)."""
+    if not path.is_file():
+        return False
+    try:
+        contract = read_contract(path)
+        verify_artifact(path, contract)
+    except UserError as err:
+        say(f"tflite: not reusing {path.name}: {err}")
+        return False
+    return job is None or (contract.source == job.source and contract.input_hw == tuple(job.imgsz))
 
 
 def fp32_onnx(job: ExportJob) -> Path:
     """The fp32 ONNX of the same weights and size: the artifact beside if it matches, else a fresh one."""
     beside = job.artifact.with_name(artifact_name(job.encoder, job.imgsz, "fp32", OnnxExporter.suffix))
-    if beside.is_file():
-        try:
-            contract = read_contract(beside)
-        except Exception:
-            contract = None
-        if contract is not None and contract.source == job.source and contract.input_hw == tuple(job.imgsz):
-            say(f"tflite: reusing {beside.name}")
-            return beside
+    if _intact(beside, job):
+        say(f"tflite: reusing {beside.name}")
+        return beside
     weights = job.source.checkpoint_sha256 or f"seed{job.source.init_seed}"
     made = convert.workspace() / f"onnx-{weights[:16]}" / beside.name
-    if made.is_file():
+    if _intact(made):
         return made
     onnx_job = dataclasses.replace(job, precision="fp32", int8_io=False, artifact=made)
     return OnnxExporter().export(onnx_job)
@@ -133,8 +154,8 @@ def held_out_agreement(path: Path, contract: ModelContract, onnx_path: Path, job
     if val is None or not val.is_dir():
         return ["int8 fidelity not measured at export: no held-out images (measure with python -m export.fidelity)"]
     write_contract(contract, path)  # beside the temporary file, so the runner can read it
-    stats = compare_masks(onnx_path, path, list_images(val, FIDELITY_IMAGES))
-    message = (f"int8 vs fp32 ONNX person masks on {stats['images']} held-out images of {val}: pooled IoU "
+    stats = isolated_check("the int8 fidelity check", compare_masks, onnx_path, path, list_images(val, FIDELITY_IMAGES))
+    message = (f"int8 vs fp32 ONNX person masks on {stats['images']} held-out images of {display_path(val)}: pooled IoU "
                f"{stats['pooled_iou']:.4f}, min {stats['min_iou']:.4f}")
     say(f"tflite: {message}")
     if stats["pooled_iou"] < INT8_MIN_IOU:

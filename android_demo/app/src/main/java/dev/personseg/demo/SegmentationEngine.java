@@ -58,6 +58,7 @@ final class SegmentationEngine implements AutoCloseable {
         try {
             contract = ModelContract.parse(readAsset(context, CONTRACT_ASSET)).requireTfliteNhwc();
             model = mapAsset(context, MODEL_ASSET);
+            contract.verifyArtifact(model); // a damaged or swapped model.tflite is refused before it is loaded
         } catch (FileNotFoundException e) {
             throw new IOException("no model in the app's assets: run android_demo/install_model.py, then rebuild", e);
         }

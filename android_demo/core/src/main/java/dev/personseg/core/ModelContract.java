@@ -1,15 +1,20 @@
 package dev.personseg.core;
 
+import java.nio.ByteBuffer;
+import java.security.MessageDigest;
+import java.security.NoSuchAlgorithmException;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 
 /**
- * The model contract (export/contract.py, schema 1): the JSON written beside every exported artifact.
- * Everything the app needs to feed the model and read its output comes from here; nothing is guessed.
+ * The model contract (export/contract.py, schema 2; schema 1 is still read): the JSON written beside every
+ * exported artifact. Everything the app needs to feed the model and read its output comes from here; nothing
+ * is guessed. Schema 2 records the artifact's SHA-256 and size, checked by {@link #verifyArtifact}.
  */
 public final class ModelContract {
-    public static final int SCHEMA_VERSION = 1;
+    public static final int SCHEMA_VERSION = 2;
+    public static final int OLDEST_SCHEMA_VERSION = 1;
 
     /** What output channel 0 holds. */
     public enum OutputKind { LOGITS, PROBABILITY }
@@ -27,12 +32,20 @@ public final class ModelContract {
     /** Person where sigmoid(logit) > threshold. */
     public final double threshold;
     public final String encoder;
+    /** Lower-case hex SHA-256 of the model file; null when the contract records none (schema 1). */
+    public final String artifactSha256;
+    /** Size of the model file in bytes; -1 when the contract records none (schema 1). */
+    public final long artifactBytes;
 
     private ModelContract(Map<String, Object> root) {
         Object version = root.get("schema_version");
-        if (!(version instanceof Double) || ((Double) version).intValue() != SCHEMA_VERSION) {
-            String found = version instanceof Double ? String.valueOf(((Double) version).intValue()) : String.valueOf(version);
-            throw new ContractException("contract schema " + found + " is not " + SCHEMA_VERSION + " (update the app or re-export)");
+        boolean known = version instanceof Double && (Double) version == Math.rint((Double) version)
+                && (Double) version >= OLDEST_SCHEMA_VERSION && (Double) version <= SCHEMA_VERSION;
+        if (!known) {
+            boolean integral = version instanceof Double && (Double) version == Math.rint((Double) version);
+            String found = integral ? String.valueOf(((Double) version).longValue()) : String.valueOf(version);
+            throw new ContractException("contract schema " + found + " is not " + OLDEST_SCHEMA_VERSION + " to "
+                    + SCHEMA_VERSION + " (update the app or re-export)");
         }
         format = string(root, "format");
         precision = string(root, "precision");
@@ -67,6 +80,15 @@ public final class ModelContract {
 
         Object source = root.get("source");
         encoder = source instanceof Map ? String.valueOf(((Map<?, ?>) source).get("encoder")) : "?";
+
+        Object sha = root.get("artifact_sha256");
+        require(sha == null || (sha instanceof String && ((String) sha).matches("[0-9a-f]{64}")),
+                "artifact_sha256 must be 64 lower-case hex digits or null");
+        artifactSha256 = (String) sha;
+        Object bytes = root.get("artifact_bytes");
+        require(bytes == null || (bytes instanceof Double && (Double) bytes >= 0 && (Double) bytes == Math.rint((Double) bytes)),
+                "artifact_bytes must be a non-negative integer or null");
+        artifactBytes = bytes == null ? -1 : ((Double) bytes).longValue();
     }
 
     /** Parses and validates contract JSON; throws {@link ContractException} (or IllegalArgumentException for bad JSON). */
@@ -84,6 +106,39 @@ public final class ModelContract {
         require("tflite".equals(format), "the app runs TFLite models; this contract is for " + format);
         require(input.layout == TensorSpec.Layout.NHWC, "the TFLite input must be NHWC, contract says " + input.layout);
         return this;
+    }
+
+    /**
+     * Refuses a model file that is not the one the contract describes (size, then SHA-256); contracts
+     * without a checksum (schema 1) accept any. Reads {@code model} from its position to its limit
+     * without moving them.
+     */
+    public ModelContract verifyArtifact(ByteBuffer model) {
+        ByteBuffer bytes = model.duplicate();
+        if (artifactBytes >= 0 && bytes.remaining() != artifactBytes) {
+            throw new ContractException(artifact + " does not match its contract: " + bytes.remaining()
+                    + " bytes, the contract says " + artifactBytes + " (re-run install_model.py)");
+        }
+        if (artifactSha256 != null && !artifactSha256.equals(sha256Hex(bytes))) {
+            throw new ContractException(artifact + " does not match its contract: its SHA-256 differs"
+                    + " (re-run install_model.py)");
+        }
+        return this;
+    }
+
+    static String sha256Hex(ByteBuffer bytes) {
+        MessageDigest digest;
+        try {
+            digest = MessageDigest.getInstance("SHA-256");
+        } catch (NoSuchAlgorithmException e) {
+            throw new IllegalStateException("SHA-256 is missing from this Java runtime", e);
+        }
+        digest.update(bytes);
+        StringBuilder hex = new StringBuilder(64);
+        for (byte b : digest.digest()) {
+            hex.append(String.format(Locale.ROOT, "%02x", b));
+        }
+        return hex.toString();
     }
 
     /** The logit above which a pixel is person: log(t / (1 - t)), in double like numpy's np.log of a Python float. */

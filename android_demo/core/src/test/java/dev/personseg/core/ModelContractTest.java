@@ -7,6 +7,7 @@ import static org.junit.Assert.assertSame;
 import static org.junit.Assert.assertThrows;
 import static org.junit.Assert.assertTrue;
 
+import java.nio.ByteBuffer;
 import org.junit.Test;
 
 public class ModelContractTest {
@@ -46,7 +47,10 @@ public class ModelContractTest {
     @Test
     public void refusesContractsTheDemoCannotHonour() {
         String[][] cases = {
-                {"\"schema_version\": 1", "\"schema_version\": 2", "schema 2 is not 1"},
+                {"\"schema_version\": 2", "\"schema_version\": 3", "schema 3 is not 1 to 2"},
+                {"\"schema_version\": 2", "\"schema_version\": 1.5", "schema 1.5 is not 1 to 2"},
+                {"\"artifact_bytes\": 3", "\"artifact_bytes\": -3", "artifact_bytes must be a non-negative integer"},
+                {"\"artifact_sha256\": \"ba78", "\"artifact_sha256\": \"BA78", "artifact_sha256 must be 64 lower-case hex"},
                 {"\"dtype\": \"float32\", \"quantization\": null},\n  \"output\"", "\"dtype\": \"float16\", \"quantization\": null},\n  \"output\"",
                         "input.dtype float16 is not supported"},
                 {"\"shape\": [1, 4, 6, 3]", "\"shape\": [1, 4, 6, 4]", "3 (RGB) channels"},
@@ -65,6 +69,32 @@ public class ModelContractTest {
             ContractException err = assertThrows(c[1], ContractException.class, () -> TestContracts.parse(c[0], c[1]));
             assertTrue(err.getMessage(), err.getMessage().contains(c[2]));
         }
+    }
+
+    @Test
+    public void verifiesTheArtifactAgainstItsChecksum() {
+        ModelContract c = TestContracts.parse();
+        assertEquals(TestContracts.ABC_SHA256, c.artifactSha256);
+        assertEquals(3, c.artifactBytes);
+        ByteBuffer model = ByteBuffer.wrap(TestContracts.ARTIFACT);
+        assertSame(c, c.verifyArtifact(model));
+        assertEquals(0, model.position()); // read, not consumed
+        ContractException changed = assertThrows(ContractException.class,
+                () -> c.verifyArtifact(ByteBuffer.wrap(new byte[] {'a', 'b', 'd'})));
+        assertTrue(changed.getMessage(), changed.getMessage().contains("m.tflite does not match its contract: its SHA-256 differs"));
+        ContractException truncated = assertThrows(ContractException.class,
+                () -> c.verifyArtifact(ByteBuffer.wrap(new byte[] {'a', 'b'})));
+        assertTrue(truncated.getMessage(), truncated.getMessage().contains("2 bytes, the contract says 3"));
+    }
+
+    @Test
+    public void readsSchemaOneContractsWithoutChecksum() {
+        ModelContract c = TestContracts.parse(
+                "\"artifact_sha256\": \"" + TestContracts.ABC_SHA256 + "\", \"artifact_bytes\": 3, \"schema_version\": 2",
+                "\"schema_version\": 1");
+        assertNull(c.artifactSha256);
+        assertEquals(-1, c.artifactBytes);
+        assertSame(c, c.verifyArtifact(ByteBuffer.wrap(new byte[] {'x'}))); // nothing recorded, nothing to check
     }
 
     @Test
