@@ -20,7 +20,7 @@ from export.contract import ModelContract
 from export.integrity import artifact_digest
 from tflite_io import load_checked, read_app_contract  # beside this script, on sys.path when run as one
 from train.atomic import atomic_path, write_text_atomic
-from train.errors import cli_entry
+from train.errors import UserError, cli_entry
 
 ASSETS = Path(__file__).resolve().parent / "app" / "src" / "main" / "assets"
 MODEL_ASSET, CONTRACT_ASSET = "model.tflite", "model.json"  # the names SegmentationEngine.java opens
@@ -42,11 +42,19 @@ def install_model(artifact: Path, assets: Path = ASSETS) -> ModelContract:
     return installed
 
 
-def export_default(out_dir: Path = Path("runs/export/default")) -> Path:
-    """The shipped default model as int8 TFLite (float I/O), exported afresh so it always matches the weights."""
-    from export.api import export_model
+def export_default(out_dir: Path = Path("runs/export/default"), min_agreement: float | None = None) -> Path:
+    """The shipped default model as int8 TFLite (float I/O), exported afresh so it always matches the weights.
 
-    return export_model("default", "efficientnet-b0", "tflite", "int8", out_dir=out_dir, force=True)
+    seg-export's int8 floor applies (its masks must agree with fp32's): a refusal is one line."""
+    from export.api import DEFAULT_MIN_AGREEMENT, export_model
+    from export.errors import ConversionError
+
+    floor = DEFAULT_MIN_AGREEMENT if min_agreement is None else min_agreement
+    try:
+        return export_model("default", "efficientnet-b0", "tflite", "int8", out_dir=out_dir, force=True,
+                            min_agreement=floor)
+    except ConversionError as err:
+        raise UserError(f"the default model's int8 export failed: {err}") from None
 
 
 @cli_entry("install_model")
@@ -56,8 +64,10 @@ def main(argv: list[str] | None = None) -> int:
                         help="an exported .tflite (its contract <model>.tflite.json beside it); "
                              "default: the shipped default model, exported to int8 TFLite first")
     parser.add_argument("--assets", type=Path, default=ASSETS, help="the app's assets folder")
+    parser.add_argument("--min-agreement", type=float, default=None,
+                        help="when exporting the default: seg-export's int8 floor (default 0.98; 0: none)")
     args = parser.parse_args(argv)
-    contract = install_model(args.model or export_default(), args.assets)
+    contract = install_model(args.model or export_default(min_agreement=args.min_agreement), args.assets)
     h, w = contract.input_hw
     print(f"install_model: {contract.source.encoder} {contract.precision} {h}x{w} "
           f"({contract.input.dtype} in, {contract.output.dtype} out) -> {args.assets}/{MODEL_ASSET} + {CONTRACT_ASSET}; "

@@ -53,7 +53,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                         help="each row runs in its own process; one that takes longer (load, timing, IoU and "
                              "parity) is stopped and reported as failed (0: no limit)")
     gpu = p.add_argument_group("GPU backends")
-    gpu.add_argument("--channels-last", action="store_true", help="torch: NHWC memory format")
+    gpu.add_argument("--channels-last", action="store_true",
+                     help="torch-cpu / torch-cuda: NHWC memory format (recorded on the row as memory_format)")
     gpu.add_argument("--compile", default=None, choices=["default", "reduce-overhead", "max-autotune"],
                      help="torch-cuda: torch.compile mode")
     gpu.add_argument("--cuda-graphs", action="store_true", help="torch-cuda / ort-cuda: capture once, replay")
@@ -283,14 +284,17 @@ def _run(jobs, options, images, args, log) -> list:
 def _report(outcomes, images, args, meta, console, log) -> int:
     from train.atomic import write_text_atomic
 
-    from .backends.base import cpu_name
+    from train.hardware import cpu_name
+
     from .plots import overlay_figure, pareto_plot
     from .report import markdown, print_table
     from .results import FAILED, write_csv, write_json
+    from .timing import TIMING_RULE
 
     results = [o.result for o in outcomes]
     meta.update(timestamp=datetime.now(timezone.utc).isoformat(timespec="seconds"),
-                host=f"{socket.gethostname()}, {cpu_name()}", images=images.description, runs=args.runs, warmup=args.warmup)
+                host=f"{socket.gethostname()}, {cpu_name()}", images=images.description, runs=args.runs, warmup=args.warmup,
+                timing=TIMING_RULE)
     out = args.out
     json_path, csv_path = args.json or out / "results.json", args.csv or out / "results.csv"
     write_json(results, json_path, meta)

@@ -13,6 +13,7 @@ COLUMNS = [
     ("size", lambda r: r.input_size),
     ("status", lambda r: r.status),
     ("thr", lambda r: r.threads),
+    ("settings", lambda r: _settings(r)),
     ("MB", lambda r: _f(r.file_mb, 1)),
     ("init ms", lambda r: _f(r.init_ms, 0)),
     ("first ms", lambda r: _f(r.first_ms, 1)),
@@ -37,6 +38,14 @@ COLUMNS = [
 TERMINAL = ("model", "backend", "prec", "status", "thr", "init ms", "p50", "p99", "mean±std ms", "RSS MB", "IoU",
             "IoU/img", "parity IoU", "max abs Δlogit")
 NARROW = ("model", "backend", "prec", "status", "p50", "IoU", "parity IoU")  # under 160 columns
+
+
+def _settings(r: Result) -> str:
+    """How the runtime ran it, in a few words: memory format, compile, CUDA graphs, providers used."""
+    parts = [r.memory_format if r.memory_format not in ("", "contiguous") else "",
+             f"compile {r.compile}" if r.compile else "", "CUDA graphs" if r.cuda_graphs else "",
+             r.providers.replace("ExecutionProvider", "")]
+    return ", ".join(p for p in parts if p)
 
 
 def _f(value, digits: int) -> str:
@@ -68,7 +77,7 @@ def print_table(results: list[Result], console) -> None:
                          min_width=len(header) if header != "model" else 12)
     table.add_column("device / why not", overflow="fold", min_width=10)
     for result in results:
-        style = None if result.ok else ("yellow" if result.status == "unavailable" else "red")
+        style = None if result.ok else ("yellow" if result.status in ("unavailable", "fallback") else "red")
         why = result.reason if not result.ok else ""
         table.add_row(*cells(result, shown), f"{result.device}{' - ' if result.device and why else ''}{why}", style=style)
     console.print(table)
@@ -79,14 +88,15 @@ def markdown(results: list[Result], meta: dict, pictures: list[Path], out_dir: P
     lines = ["# seg-bench report", "", f"- command: `{meta.get('command', '')}`", f"- when: {meta.get('timestamp', '')}",
              f"- host: {meta.get('host', '')}; load average (1 min): {meta.get('load_average', '?')}",
              f"- images: {meta.get('images', '')}",
-             f"- timing: {meta.get('warmup')} warm-up then {meta.get('runs')} timed runs per row, input already staged; "
-             "GPU runs synchronized before the clock stops", ""]
+             f"- timing: {meta.get('warmup')} warm-up then {meta.get('runs')} timed runs per row; "
+             f"{meta.get('timing', '')}", ""]
     versions = {k: v for r in results for k, v in r.versions.items()}
     lines += ["- versions: " + ", ".join(f"{k} {v}" for k, v in sorted(versions.items())), ""]
-    headers = [h for h, _ in COLUMNS] + ["device"]
+    headers = [h for h, _ in COLUMNS] + ["device", "CPU"]
     lines += ["| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
     for result in results:
-        lines.append("| " + " | ".join(cells(result) + [result.device or "-"]).replace("\n", " ") + " |")
+        lines.append("| " + " | ".join(cells(result) + [result.device or "-", result.cpu or "-"]).replace("\n", " ")
+                     + " |")
     notes = [(r, explanation(r)) for r in results if explanation(r)]
     if notes:
         lines += ["", "## Notes", ""]

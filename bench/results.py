@@ -11,6 +11,7 @@ from train.atomic import write_text_atomic
 
 RESULTS_FORMAT = "seg-bench-results/1"
 OK, UNAVAILABLE, FAILED = "ok", "unavailable", "failed"
+FALLBACK = "fallback"  # the runtime put the model on another provider than the row's (e.g. ORT CUDA -> CPU): not measured
 
 
 @dataclass
@@ -18,13 +19,21 @@ class Result:
     model: str  # artifact file name (or the checkpoint for torch rows)
     backend: str
     precision: str
-    status: str = OK  # ok | unavailable | failed
+    status: str = OK  # ok | unavailable | failed | fallback
     reason: str = ""  # why not ok, in one line
     encoder: str = ""
     format: str = ""
     device: str = ""
+    cpu: str = ""  # the host's CPU model (train.hardware), also on GPU rows
     input_size: str = ""  # HxW the model runs at
     threads: int | None = None
+    # how the runtime ran it: torch memory format, torch.compile mode, CUDA graphs, ONNX Runtime providers actually
+    # used, and every other option given to the runtime (session options, TensorRT options, delegates, autocast)
+    memory_format: str = ""
+    compile: str = ""
+    cuda_graphs: bool | None = None
+    providers: str = ""
+    runtime_options: dict[str, str] = field(default_factory=dict)
     file_mb: float | None = None
     # latency (ms): load, first inference, then `warmup` untimed and `runs` timed inferences
     init_ms: float | None = None
@@ -87,6 +96,7 @@ def csv_text(results: list[Result]) -> str:
         row = asdict(result)
         row["notes"] = " | ".join(result.notes)
         row["versions"] = "; ".join(f"{k}={v}" for k, v in result.versions.items())
+        row["runtime_options"] = "; ".join(f"{k}={v}" for k, v in result.runtime_options.items())
         writer.writerow({k: "" if v is None else v for k, v in row.items()})
     return buf.getvalue()
 

@@ -1,4 +1,5 @@
-"""Measure one row: load, first inference, warm-up, timed runs, then accuracy and parity over the images.
+"""Measure one row: load, first inference, warm-up, timed runs (bench/timing.py's one rule), an untimed memory
+pass, then accuracy and parity over the images.
 
 `measure_isolated` runs a row in its own process (export/isolated.py): a runtime that crashes, hangs
 or runs out of memory fails that row only, with the reason ('crashed: SIGSEGV', 'timed out after 600 s').
@@ -8,7 +9,6 @@ from __future__ import annotations
 import math
 import platform
 import socket
-import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -16,17 +16,19 @@ from typing import Callable
 
 import numpy as np
 
+from export.memory import current_rss_mb, reset_high_water_mark
 from export.preprocess import logits_to_mask, to_input_tensor
 from train.errors import UserError
+from train.hardware import cpu_model
 
-from .backends import Backend, BackendOptions, make_backend
+from .backends import Backend, BackendOptions, ProviderFallback, make_backend
 from .foreign import read_logits
 from .images import ImageSet
 from .jobs import Job
-from .memory import PeakMemory
 from .metrics import IoUMeter, ParityMeter, latency_stats
 from .reference import ReferenceLogits
-from .results import FAILED, Result
+from .results import FAILED, FALLBACK, Result
+from .timing import memory_pass, time_backend
 
 
 @dataclass
@@ -35,6 +37,7 @@ class Settings:
     warmup: int = 5
     previews: int = 3  # masks kept per row for the overlay figure
     parity: bool = True
+    memory_runs: int = 5  # runs of the untimed memory pass after the timed ones
 
 
 @dataclass
@@ -48,7 +51,7 @@ def base_result(job: Job, images: ImageSet) -> Result:
     return Result(
         model=job.model, backend=job.backend, precision=job.precision, encoder=job.encoder, format=job.fmt,
         input_size="x".join(map(str, c.input_hw)) if c else "", images=images.description,
-        host=socket.gethostname(), timestamp=datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        host=socket.gethostname(), cpu=cpu_model(), timestamp=datetime.now(timezone.utc).isoformat(timespec="seconds"),
         versions={"python": platform.python_version(), "numpy": np.__version__},
         notes=[f"contract: {note}" for note in (c.notes if c else [])],
     )
@@ -69,12 +72,6 @@ def one_line(err: Exception) -> str:
     return f"{type(err).__name__}: {lines[0] if lines else ''}".rstrip(": ")
 
 
-def _timed(fn: Callable[[], object]) -> float:
-    start = time.perf_counter()
-    fn()
-    return (time.perf_counter() - start) * 1000
-
-
 def measure(job: Job, backend: Backend, images: ImageSet, settings: Settings, references: ReferenceLogits,
             step: Callable[[str], None] = lambda _: None) -> Outcome:
     """One row; any error becomes a failed row with its reason, never an exception."""
@@ -83,6 +80,9 @@ def measure(job: Job, backend: Backend, images: ImageSet, settings: Settings, re
     try:
         _latency(job, backend, images, settings, result, step)
         _quality(job, backend, images, settings, references, outcome, step)
+    except ProviderFallback as err:  # its own status: never a CPU row under a GPU backend's name
+        result.status, result.reason = FALLBACK, str(err)
+        result.providers = ",".join(err.used)
     except Exception as err:  # a runtime's own error types too: report it, go on with the next row
         result.status, result.reason = FAILED, one_line(err)
     finally:
@@ -93,26 +93,21 @@ def measure(job: Job, backend: Backend, images: ImageSet, settings: Settings, re
 def _latency(job: Job, backend: Backend, images: ImageSet, settings: Settings, result: Result, step) -> None:
     x = to_input_tensor(images.rgb(images.items[0]), job.contract)
     step("loading")
-    with PeakMemory(backend.gpu_memory_mb) as memory:
-        result.init_ms = _timed(lambda: backend.load(job.artifact, job.contract, job.precision))
-        result.first_ms = _timed(lambda: backend.run(x))
-        staged = backend.prepare(x)
-        for _ in range(settings.warmup):
-            backend.infer(staged)
-            backend.synchronize()
-        step(f"{settings.runs} timed runs")
-        samples = []
-        for _ in range(settings.runs):
-            start = time.perf_counter()
-            backend.infer(staged)
-            backend.synchronize()
-            samples.append((time.perf_counter() - start) * 1000)
-    result.warmup, result.runs = settings.warmup, settings.runs
-    for key, value in latency_stats(samples).items():
+    rss_before = current_rss_mb()
+    reset_high_water_mark()  # the row's peak RSS starts here (Linux); nothing samples while the clock runs
+    timing = time_backend(backend, lambda: backend.load(job.artifact, job.contract, job.precision), x,
+                          settings.warmup, settings.runs, step)
+    result.init_ms, result.first_ms = timing.init_ms, timing.first_ms
+    result.warmup, result.runs = timing.warmup, len(timing.samples_ms)
+    for key, value in latency_stats(timing.samples_ms).items():
         setattr(result, key, value)
+    step("memory pass (untimed)")
+    memory = memory_pass(backend, x, min(settings.memory_runs, settings.runs), backend.gpu_memory_mb)
     result.threads, result.device = backend.threads, backend.device()
+    for key, value in backend.row_settings().items():
+        setattr(result, key, value)
     result.file_mb = backend.model_mb() or model_mb(job.artifact)
-    result.peak_rss_mb, result.rss_delta_mb = memory.peak_rss_mb, memory.rss_delta_mb
+    result.peak_rss_mb, result.rss_delta_mb = memory.peak_rss_mb, memory.peak_rss_mb - rss_before
     result.gpu_peak_mb = backend.gpu_peak_mb() or memory.gpu_delta_mb
     result.versions.update(backend.versions())
 
@@ -190,6 +185,7 @@ def measure_on_devices(job: Job, backend, images: ImageSet) -> list[Outcome]:
         result = base_result(job, images)
         result.images = "benchmark_model's own input"
         result.device, result.file_mb = run.device or run.serial, model_mb(job.artifact)
+        result.cpu = ""  # the phone's, not this host's
         result.threads = backend.options.threads
         result.versions.update(run.versions or {})
         if run.problem:
@@ -215,5 +211,7 @@ def _fill_from_report(result: Result, report, options) -> None:
         result.threads = report.threads
     delegates = [name for name, on in (("GPU", options.use_gpu), ("NNAPI", options.use_nnapi),
                                        ("XNNPACK", options.use_xnnpack)) if on]
-    result.notes.append(f"timed on the phone by benchmark_model ({', '.join(delegates) or 'default delegates'}); "
+    result.runtime_options = {"delegates": ", ".join(delegates) or "benchmark_model's defaults"}
+    result.notes.append(f"timed on the phone by benchmark_model ({', '.join(delegates) or 'default delegates'}), "
+                        "by its own rule (invoke alone, input staged): not comparable with host rows' timed runs; "
                         "memory is its footprint report; parity and IoU come from the host backends")

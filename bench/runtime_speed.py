@@ -1,6 +1,8 @@
-"""How fast the runtimes themselves are on this CPU: PyTorch eager vs ONNX Runtime (untuned and tuned)
-vs LiteRT, same model, same input, batch 1. Ratios come from one run with the runtimes interleaved
-round by round, so load from other processes hits all of them alike.
+"""How fast the runtimes themselves are on this CPU: PyTorch eager vs ONNX Runtime vs LiteRT, same model,
+same input, batch 1, each through its seg-bench backend (torch-cpu, ort-cpu, tflite) and timed by the one rule
+of bench/timing.py (host input in, host output out). Ratios come from one run with the runtimes interleaved
+round by round, so load from other processes hits all of them alike. Every figure printed is measured in
+this run; the settings of each runtime are written beside its figures.
 
     .venv/bin/python -m bench.runtime_speed [--encoders all] [--imgsz 512 512] [--threads 2] [--runs 10]
 
@@ -15,7 +17,7 @@ import json
 import os
 import platform
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -23,10 +25,8 @@ import numpy as np
 from train.atomic import write_text_atomic
 from train.errors import UserError, cli_entry
 
-GOAL = 1.5  # ORT CPU speed-up over torch eager
-SPIKE_MS = {  # the spike's untuned figures at 512x512, 2 threads: torch eager / ORT CPU / TFLite fp32
-    "efficientnet-b0": (206, 131, 145), "resnext50": (589, 443, 514), "resnet152": (910, 744, 828),
-}
+GOAL = 1.5  # the target (not a measurement): ORT CPU at least this much faster than torch eager
+BACKENDS = {"torch eager": "torch-cpu", "ort-cpu": "ort-cpu", "tflite fp32": "tflite"}  # runtime -> seg-bench backend
 
 
 @dataclass
@@ -38,6 +38,7 @@ class Row:
     mean_ms: float
     runs: int
     others_cpu: float  # share of this machine's CPU other (not niced) processes used while it was measured
+    settings: dict = field(default_factory=dict)  # threads and runtime options, as on seg-bench rows
 
 
 def _busy_seconds() -> tuple[float, float]:
@@ -78,86 +79,81 @@ def _artifact(encoder: str, fmt: str, imgsz: tuple[int, int], own_dir: Path) -> 
     return export_model(None, encoder, fmt, "fp32", out_dir=own_dir, imgsz=imgsz)
 
 
-def _runners(encoder: str, imgsz: tuple[int, int], threads: int, tflite: bool, own_dir: Path) -> dict:
-    """name -> zero-argument callable doing one staged inference."""
-    import onnxruntime as ort
-    import torch
-
+def _backends(encoder: str, imgsz: tuple[int, int], threads: int, tflite: bool, own_dir: Path) -> dict:
+    """runtime name -> (loaded seg-bench backend, its input): the same classes and options seg-bench rows use."""
     from export.contract import read_contract
     from export.integrity import with_local_checkpoint
     from train.zoo import short_name
 
     from .backends import BackendOptions, make_backend
-    from .reference import build_reference_model
+    from .reference import torch_contract
 
     out_dir = own_dir / short_name(encoder)
     onnx_path = _artifact(encoder, "onnx", imgsz, out_dir)
-    torch.set_num_threads(threads)
-    model = build_reference_model(with_local_checkpoint(read_contract(onnx_path), onnx_path).source)
+    onnx_contract = with_local_checkpoint(read_contract(onnx_path), onnx_path)
     x = np.random.default_rng(0).standard_normal((1, 3, *imgsz), dtype=np.float32)
-    xt = torch.from_numpy(x)
-
-    def eager():
-        with torch.inference_mode():
-            model(xt)
-
-    plain = ort.SessionOptions()  # what a first try does: defaults, thread count only
-    plain.intra_op_num_threads = threads
-    untuned = ort.InferenceSession(str(onnx_path), plain, providers=["CPUExecutionProvider"])
     options = BackendOptions(threads=threads)
-    tuned = make_backend("ort-cpu", options)
-    tuned.load(onnx_path, read_contract(onnx_path))
-    staged = tuned.prepare(x)
-    runners = {"torch eager": eager, "ort untuned": lambda: untuned.run(None, {"input": x}),
-               "ort tuned": lambda: tuned.infer(staged)}
+    artifacts = {"torch eager": (None, torch_contract(onnx_contract)), "ort-cpu": (onnx_path, onnx_contract)}
     if tflite:
         tflite_path = _artifact(encoder, "tflite", imgsz, out_dir)
-        lite = make_backend("tflite", options)
-        contract = read_contract(tflite_path)
-        lite.load(tflite_path, contract)
-        lite.prepare(np.transpose(x, (0, 2, 3, 1)).copy() if contract.input.layout == "NHWC" else x)
-        runners["tflite fp32"] = lambda: lite.infer(None)
-    return runners
+        artifacts["tflite fp32"] = (tflite_path, read_contract(tflite_path))
+    loaded = {}
+    for runtime, (path, contract) in artifacts.items():
+        backend = make_backend(BACKENDS[runtime], options)
+        backend.load(path, contract)
+        loaded[runtime] = (backend, np.transpose(x, (0, 2, 3, 1)).copy() if contract.input.layout == "NHWC" else x)
+    return loaded
 
 
 def measure(encoder: str, imgsz, threads: int, runs: int, warmup: int, tflite: bool, own_dir: Path,
             wait_s: float = 0) -> list[Row]:
-    runners = _runners(encoder, imgsz, threads, tflite, own_dir)
+    from .timing import one_run, one_run_ms
+
+    backends = _backends(encoder, imgsz, threads, tflite, own_dir)
     import psutil
 
-    times: dict[str, list[float]] = {name: [] for name in runners}
+    times: dict[str, list[float]] = {name: [] for name in backends}
     for _ in range(warmup):
-        for run in runners.values():
-            run()
+        for backend, x in backends.values():
+            one_run(backend, x)
     if wait_s > 0:
         wait_until_idle(wait_s)
     busy0, mine0, start_all = *_busy_seconds(), time.perf_counter()
     for _ in range(runs):  # round robin: a busy moment slows every runtime, not just one
-        for name, run in runners.items():
-            start = time.perf_counter()
-            run()
-            times[name].append((time.perf_counter() - start) * 1000)
+        for name, (backend, x) in backends.items():
+            times[name].append(one_run_ms(backend, x))
     busy1, mine1 = _busy_seconds()
     others = max(0.0, (busy1 - busy0) - (mine1 - mine0)) / ((time.perf_counter() - start_all) * psutil.cpu_count())
-    return [Row(encoder, name, float(np.median(t)), float(np.min(t)), float(np.mean(t)), len(t), others)
-            for name, t in times.items()]
+    rows = []
+    for name, t in times.items():
+        backend = backends[name][0]
+        settings = {"backend": backend.name, "threads": backend.threads, **backend.row_settings()}
+        rows.append(Row(encoder, name, float(np.median(t)), float(np.min(t)), float(np.mean(t)), len(t), others,
+                        settings))
+        backend.close()
+    return rows
 
 
 def summary(rows: list[Row]) -> list[str]:
-    lines = ["| encoder | runtime | median ms | min ms | x vs torch eager (median) | spike ms | others' CPU (not niced) |",
-             "|---|---|---|---|---|---|---|"]
+    lines = ["| encoder | runtime | median ms | min ms | x vs torch eager (median) | others' CPU (not niced) |",
+             "|---|---|---|---|---|---|"]
     for row in rows:
         eager = next(r for r in rows if r.encoder == row.encoder and r.runtime == "torch eager")
-        spike = dict(zip(("torch eager", "ort untuned", "tflite fp32"), SPIKE_MS.get(row.encoder, ())))
         lines.append(f"| {row.encoder} | {row.runtime} | {row.median_ms:.1f} | {row.min_ms:.1f} | "
-                     f"{eager.median_ms / row.median_ms:.2f} | {spike.get(row.runtime, '-')} | {row.others_cpu:.0%} |")
+                     f"{eager.median_ms / row.median_ms:.2f} | {row.others_cpu:.0%} |")
     lines.append("")
     for encoder in dict.fromkeys(r.encoder for r in rows):
         eager = next(r for r in rows if r.encoder == encoder and r.runtime == "torch eager")
-        tuned = next(r for r in rows if r.encoder == encoder and r.runtime == "ort tuned")
-        ratio = eager.median_ms / tuned.median_ms
-        lines.append(f"- {encoder}: ORT tuned is {ratio:.2f}x torch eager "
+        ort = next(r for r in rows if r.encoder == encoder and r.runtime == "ort-cpu")
+        ratio = eager.median_ms / ort.median_ms
+        lines.append(f"- {encoder}: ORT CPU is {ratio:.2f}x torch eager "
                      f"({'meets' if ratio >= GOAL else 'misses'} the {GOAL}x goal)")
+    lines += ["", "Settings (as on seg-bench rows):", ""]
+    for row in rows:
+        if row.encoder == rows[0].encoder:
+            options = "; ".join(f"{k}={v}" for k, v in row.settings.get("runtime_options", {}).items())
+            lines.append(f"- {row.runtime}: {row.settings.get('backend')}, {row.settings.get('threads')} threads"
+                         f"{', ' + options if options else ''}")
     return lines
 
 
@@ -188,18 +184,21 @@ def main(argv: list[str] | None = None) -> int:
               f"{args.runs} interleaved runs ...", flush=True)
         rows += measure(smp_name, tuple(args.imgsz), args.threads, args.runs, args.warmup, not args.no_tflite,
                         args.out / "artifacts", args.wait_idle)
-    from .backends.base import cpu_name
+    from train.hardware import cpu_name
+
+    from .timing import TIMING_RULE
 
     load_after = os.getloadavg()
     machine = (f"{cpu_name()}, Python {platform.python_version()}; load average (1 min) "
                f"{load_before[0]:.1f} before, {load_after[0]:.1f} after")
     lines = summary([Row(short(r.encoder), *list(asdict(r).values())[1:]) for r in rows])
     text = "\n".join([f"# Runtime speed ({args.imgsz[0]}x{args.imgsz[1]}, batch 1, {args.threads} threads)", "",
-                      f"Machine: {machine}", "", *lines]) + "\n"
+                      f"Machine: {machine}", "", f"Timing: {TIMING_RULE}", "", *lines]) + "\n"
     print(text)
     write_text_atomic(args.out / "runtime_speed.md", text)
     write_text_atomic(args.out / "runtime_speed.json", json.dumps(
-        {"machine": machine, "imgsz": list(args.imgsz), "threads": args.threads, "rows": [asdict(r) for r in rows]},
+        {"machine": machine, "timing": TIMING_RULE, "imgsz": list(args.imgsz), "threads": args.threads,
+         "rows": [asdict(r) for r in rows]},
         indent=2) + "\n")
     return 0
 

@@ -15,17 +15,23 @@ from .job import ExportJob, artifact_name, say
 from .registry import get_exporter
 
 UNTRAINED_SEED = 0
+DEFAULT_MIN_AGREEMENT = 0.98  # int8: pooled person-mask IoU with fp32 on held-out images, below which export fails
 DEFAULT_IMGSZ = (512, 512)  # the study's training size, for untrained exports
 _WARNED_UNTRAINED: set[str] = set()
 
 
 def export_model(checkpoint: Path | None, encoder: str, fmt: str, precision: str = "fp32", *, out_dir: Path,
                  imgsz: tuple[int, int] | None = None, calib_dir: Path | None = None, calib_count: int | None = None,
-                 force: bool = False, int8_io: bool = False) -> Path:
+                 force: bool = False, int8_io: bool = False, min_agreement: float = DEFAULT_MIN_AGREEMENT,
+                 holdout_dir: Path | None = None) -> Path:
     """Export and return the artifact path; its contract is `contract_path(artifact)`.
 
     `checkpoint` None: the newest best.pt seg-train left for `encoder`, else untrained weights
     (seeded, loudly announced: useful for latency only).
+
+    int8: the person masks are compared with fp32's on held-out images (`holdout_dir`, default the
+    checkpoint's val/images); below `min_agreement` the export fails (export.errors.FidelityError) and
+    leaves nothing behind. `min_agreement=0` is the explicit way to keep an unchecked or unfaithful int8.
     """
     encoder = smp_encoder_name(encoder)
     exporter = get_exporter(fmt, precision)
@@ -37,7 +43,9 @@ def export_model(checkpoint: Path | None, encoder: str, fmt: str, precision: str
     artifact = out_dir / artifact_name(encoder, imgsz, precision, exporter.suffix, int8_io)
     if (artifact.exists() or contract_path(artifact).exists()) and not force:
         raise UserError(f"{artifact} already exists (pass --force to replace it)")
+    min_agreement = _check_min_agreement(min_agreement)
     calib = resolve_calibration(ckpt, calib_dir, calib_count) if precision == "int8" else None
+    holdout = resolve_holdout(ckpt, holdout_dir, min_agreement) if precision == "int8" else None
 
     if ckpt is None:
         import torch
@@ -54,8 +62,37 @@ def export_model(checkpoint: Path | None, encoder: str, fmt: str, precision: str
                         trained=True, dataset=ckpt.meta.dataset, person_class=ckpt.meta.person_class,
                         epoch=ckpt.meta.epoch, metrics=dict(ckpt.meta.metrics))
     job = ExportJob(model=model, encoder=encoder, imgsz=imgsz, precision=precision, artifact=artifact,
-                    normalization=norm, source=source, checkpoint=ckpt, int8_io=int8_io, calibration=calib)
+                    normalization=norm, source=source, checkpoint=ckpt, int8_io=int8_io, calibration=calib,
+                    holdout=holdout, min_agreement=min_agreement)
     return exporter.export(job)
+
+
+def _check_min_agreement(value: float) -> float:
+    value = float(value)
+    if not 0 <= value <= 1:
+        raise UserError(f"--min-agreement must be between 0 and 1 (0: no floor), not {value:g}")
+    return value
+
+
+def resolve_holdout(checkpoint, holdout_dir: Path | None, min_agreement: float) -> Path | None:
+    """Held-out images for the int8 agreement check: --holdout DIR, else the checkpoint's val/images.
+
+    Untrained weights have nothing worth comparing (None: not measured, latency only). A trained checkpoint
+    whose held-out images are not here is refused unless the floor is 0."""
+    if holdout_dir is not None:
+        if not Path(holdout_dir).is_dir():
+            raise UserError(f"held-out image folder not found: {holdout_dir}")
+        return Path(holdout_dir)
+    if checkpoint is None:
+        return None
+    val = Path(checkpoint.meta.data_dir) / "val" / "images"
+    if val.is_dir():
+        return val
+    if min_agreement > 0:
+        raise UserError(f"int8 must agree with fp32 on held-out images (--min-agreement {min_agreement:g}), but the "
+                        f"checkpoint's {val} is not on this machine: pass --holdout DIR with real pictures, "
+                        "or --min-agreement 0 to export it unchecked")
+    return None
 
 
 def default_out_dir(encoder: str) -> Path:

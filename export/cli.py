@@ -27,6 +27,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                    help="int8 calibration images (default: the checkpoint's train/images)")
     p.add_argument("--calib-count", type=int, default=None, help="calibration images to use (default 32)")
     p.add_argument("--int8-io", action="store_true", help="tflite int8 with int8 input/output tensors")
+    p.add_argument("--min-agreement", type=float, default=None,
+                   help="int8: the pooled person-mask IoU with fp32 on held-out images below which the export fails "
+                        "and leaves nothing (default 0.98; 0: export without the floor)")
+    p.add_argument("--holdout", type=Path, default=None,
+                   help="int8: held-out images for that check (default: the checkpoint's val/images)")
     p.add_argument("--out", type=Path, default=None, help="output folder (default runs/export/ENCODER)")
     p.add_argument("--force", action="store_true", help="replace existing artifacts")
     return p.parse_args(argv)
@@ -52,8 +57,12 @@ def main(argv: list[str] | None = None) -> int:
     out_dir = args.out or default_out_dir(args.encoder)
     if out_dir.exists() and not out_dir.is_dir():
         raise UserError(f"--out {out_dir} is a file, not a folder")
+    from .api import DEFAULT_MIN_AGREEMENT
+
+    min_agreement = DEFAULT_MIN_AGREEMENT if args.min_agreement is None else args.min_agreement
     options = dict(out_dir=out_dir, imgsz=tuple(args.imgsz) if args.imgsz else None, calib_dir=args.calib,
-                   calib_count=args.calib_count, force=args.force)
+                   calib_count=args.calib_count, force=args.force, min_agreement=min_agreement,
+                   holdout_dir=args.holdout)
     if args.format != "all":
         precision = args.precision or _default_precision(args.format)
         get_exporter(args.format, precision)

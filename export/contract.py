@@ -4,11 +4,16 @@ One JSON file beside every exported artifact (`<artifact>.json`), read by `seg-b
 the Android demo. Nothing downstream guesses layouts, normalization or thresholds. Schema 2 adds the
 artifact's sha256 and size (checked before loading, export/integrity.py) and names files relative to
 the contract only; schema 1 contracts (no checksum) are still read.
+
+The one definition of the format is the JSON Schema `export/contract.schema.json`: every contract is
+validated against it when written (`to_json`) and when read (`from_dict`), and refused in one line if
+it does not conform (an unknown layout, a threshold outside (0, 1), a missing field, ...).
 """
 from __future__ import annotations
 
 import json
 from dataclasses import asdict, dataclass, field, replace
+from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
@@ -18,6 +23,7 @@ from train.errors import UserError
 SCHEMA_VERSION = 2
 READABLE_SCHEMAS = (1, 2)
 CONTRACT_SUFFIX = ".json"
+SCHEMA_FILE = Path(__file__).with_name("contract.schema.json")
 
 Format = Literal["onnx", "tflite", "coreml"]
 Precision = Literal["fp32", "fp16", "int8"]
@@ -89,6 +95,17 @@ class Source:
 
 
 @dataclass
+class Fidelity:
+    """int8 exports: how far the masks moved from fp32's on held-out images, and the floor seg-export enforced."""
+
+    metric: str  # what `agreement` is
+    agreement: float | None  # None: not measured (untrained weights, or no held-out images with the floor at 0)
+    min_agreement: float  # the floor applied at export (0: explicitly unchecked)
+    images: int
+    held_out: str | None  # the held-out folder (last components only)
+
+
+@dataclass
 class ModelContract:
     format: Format
     precision: Precision
@@ -102,6 +119,7 @@ class ModelContract:
     notes: list[str] = field(default_factory=list)
     artifact_sha256: str | None = None  # of the artifact's bytes (of a folder's files, for .mlpackage)
     artifact_bytes: int | None = None
+    fidelity: Fidelity | None = None
     schema_version: int = SCHEMA_VERSION
 
     @property
@@ -109,14 +127,20 @@ class ModelContract:
         return self.input.height_width
 
     def to_json(self) -> str:
-        return json.dumps(asdict(self), indent=2) + "\n"
+        """The contract as written to disk; refused (UserError) if it does not conform to the schema."""
+        data = asdict(self)
+        validate_contract(data)
+        return json.dumps(data, indent=2) + "\n"
 
     @classmethod
-    def from_dict(cls, data: dict) -> "ModelContract":
+    def from_dict(cls, data: dict, where: str = "model contract") -> "ModelContract":
+        if not isinstance(data, dict):
+            raise UserError(f"{where} is not a JSON object")
+        if data.get("schema_version") not in READABLE_SCHEMAS:
+            raise UserError(f"contract schema {data.get('schema_version')} is not "
+                            f"{' or '.join(map(str, READABLE_SCHEMAS))} (re-export, or update this toolkit)")
+        validate_contract(data, where)
         try:
-            if data.get("schema_version") not in READABLE_SCHEMAS:
-                raise UserError(f"contract schema {data.get('schema_version')} is not "
-                                f"{' or '.join(map(str, READABLE_SCHEMAS))} (re-export, or update this toolkit)")
             tensors = {}
             for key in ("input", "output"):
                 spec = dict(data[key])
@@ -138,6 +162,7 @@ class ModelContract:
                 notes=list(data.get("notes", [])),
                 artifact_sha256=sha256,
                 artifact_bytes=size,
+                fidelity=Fidelity(**data["fidelity"]) if data.get("fidelity") else None,
             )
         except (KeyError, TypeError) as err:
             raise UserError(f"malformed model contract: {err}") from None
@@ -166,4 +191,27 @@ def read_contract(artifact: str | Path) -> ModelContract:
         data = json.loads(path.read_text())
     except json.JSONDecodeError as err:
         raise UserError(f"model contract {path} is not valid JSON: {err}") from None
-    return ModelContract.from_dict(data)
+    return ModelContract.from_dict(data, f"model contract {path.name}")
+
+
+@lru_cache(maxsize=1)
+def _validator():
+    from jsonschema import Draft202012Validator
+
+    schema = json.loads(SCHEMA_FILE.read_text())
+    Draft202012Validator.check_schema(schema)
+    return Draft202012Validator(schema)
+
+
+def validate_contract(data: dict, where: str = "model contract") -> None:
+    """Refuse, in one line, contract data that does not conform to export/contract.schema.json."""
+    from jsonschema.exceptions import best_match
+
+    error = best_match(_validator().iter_errors(data))
+    if error is None:
+        return
+    field_name = ".".join(str(part) for part in error.absolute_path) or "(top level)"
+    message = " ".join(error.message.split())
+    if len(message) > 160:
+        message = message[:157] + "..."
+    raise UserError(f"{where} does not follow {SCHEMA_FILE.name}: {field_name}: {message}")

@@ -11,9 +11,7 @@ from __future__ import annotations
 
 import argparse
 import json
-import platform
 import tempfile
-import threading
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -23,43 +21,9 @@ import psutil
 from train.errors import cli_entry
 
 from .errors import describe_error
+from .memory import PeakMemory
 
 GOAL_SECONDS, GOAL_BYTES = 300, 8 * 2**30  # all formats of ResNet-152 at 512x512
-
-
-class PeakMemory:
-    """Samples RSS of this process plus its children every `interval` seconds in a thread."""
-
-    def __init__(self, interval: float = 0.1):
-        self.interval, self.peak, self._stop = interval, 0, threading.Event()
-        self._thread = threading.Thread(target=self._sample, daemon=True)
-
-    def _rss(self) -> int:
-        me = psutil.Process()
-        total = me.memory_info().rss
-        for child in me.children(recursive=True):
-            try:
-                total += child.memory_info().rss
-            except psutil.Error:
-                pass
-        return total
-
-    def _sample(self) -> None:
-        while not self._stop.is_set():
-            self.peak = max(self.peak, self._rss())
-            self._stop.wait(self.interval)
-
-    def reset(self) -> None:
-        self.peak = self._rss()
-
-    def __enter__(self) -> "PeakMemory":
-        self.reset()
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self._stop.set()
-        self._thread.join()
 
 
 @dataclass
@@ -81,17 +45,18 @@ def measure(encoder: str, imgsz: tuple[int, int], checkpoint: Path | None, out_d
     from .registry import export_matrix
 
     steps = []
-    with PeakMemory() as memory:
+    with PeakMemory(include_children=True, interval_s=0.1) as memory:  # onnx2tf runs as a child process
         for fmt, precision, int8_io in export_matrix():
             memory.reset()
             start = time.perf_counter()
             artifact, error = None, None
             try:
                 artifact = export_model(checkpoint, encoder, fmt, precision, out_dir=out_dir, imgsz=imgsz,
-                                        calib_dir=calib_dir, calib_count=calib_count, force=True, int8_io=int8_io)
+                                        calib_dir=calib_dir, calib_count=calib_count, force=True, int8_io=int8_io,
+                                        min_agreement=0)  # the cost of converting, whatever the masks
             except Exception as err:  # measure the rest even if one format fails
                 error = describe_error(err)
-            steps.append(Step(encoder, fmt, precision, int8_io, time.perf_counter() - start, memory.peak,
+            steps.append(Step(encoder, fmt, precision, int8_io, time.perf_counter() - start, memory.peak_bytes,
                               _size(artifact) if artifact else None, error))
             print(_row(steps[-1]), flush=True)
     return steps
@@ -106,12 +71,9 @@ def _row(step: Step) -> str:
 
 
 def machine() -> str:
-    cpu = platform.processor() or platform.machine()
-    try:
-        cpu = next(line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo") if line.startswith("model name"))
-    except (OSError, StopIteration):
-        pass
-    return f"{cpu}, {psutil.cpu_count()} cores, {psutil.virtual_memory().total / 2**30:.0f} GiB RAM"
+    from train.hardware import cpu_name
+
+    return f"{cpu_name()}, {psutil.virtual_memory().total / 2**30:.0f} GiB RAM"
 
 
 @cli_entry("export.cost")

@@ -6,6 +6,10 @@ class ConversionError(Exception):
     """A converter failed or its result did not check out; printed as one line, exit code 1."""
 
 
+class FidelityError(ConversionError):
+    """An int8 export whose masks agree with fp32's less than the floor (--min-agreement) asks."""
+
+
 def describe_error(err: BaseException) -> str:
     """`Type: first line of the message`, for one-line reports."""
     lines = str(err).strip().splitlines()

@@ -38,6 +38,8 @@ class ExportJob:
     checkpoint: Checkpoint | None = None
     int8_io: bool = False  # int8 input/output tensors (TFLite int8 only)
     calibration: Any = None  # export.calibration.Calibration, for int8
+    holdout: Path | None = None  # int8: held-out images for the mask agreement with fp32 (None: not measurable)
+    min_agreement: float = 0.0  # int8: the floor that agreement must reach (0: explicitly unchecked)
 
     @property
     def preprocess(self) -> Preprocess:

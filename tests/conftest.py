@@ -49,7 +49,9 @@ def trained_checkpoint(ccp_dir, tmp_path_factory) -> Path:
 def exported(trained_checkpoint, ccp_dir, tmp_path_factory):
     """exported(fmt, precision) -> artifact path, converted once per session from trained_checkpoint.
 
-    Calibration for int8 uses a few real CCP training images.
+    Calibration for int8 uses a few real CCP training images. The model is barely trained, so its int8 masks
+    agree with fp32's far below the 0.98 floor: these exports pass `min_agreement=0` (they test conversion,
+    contracts and runtimes; the floor has its own tests in test_int8_floor.py).
     """
     from export.api import export_model
 
@@ -60,7 +62,7 @@ def exported(trained_checkpoint, ccp_dir, tmp_path_factory):
         key = (fmt, precision)
         if key not in cache:
             cache[key] = export_model(trained_checkpoint, "efficientnet-b0", fmt, precision, out_dir=out_dir,
-                                      calib_dir=ccp_dir / "train" / "images", calib_count=16)
+                                      calib_dir=ccp_dir / "train" / "images", calib_count=16, min_agreement=0)
         return cache[key]
 
     return get

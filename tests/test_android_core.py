@@ -3,6 +3,8 @@
 javac compiles android_demo/core (main + tests) into a tmp dir; JUnit 4 runs its unit tests and
 GoldenFixturesTest against fixtures that android_demo/write_golden.py writes from the real exported
 TFLite contracts with export/preprocess.py. Perturbed fixtures prove the comparison can fail.
+Python (jsonschema) and Java (ContractSchemaTest) validate the same golden contracts against the same
+schema file, export/contract.schema.json.
 """
 from __future__ import annotations
 
@@ -15,6 +17,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 from conftest import android_script
+
+from export.contract import SCHEMA_FILE, validate_contract
 
 ROOT = Path(__file__).resolve().parents[1]
 CORE = ROOT / "android_demo" / "core" / "src"
@@ -49,7 +53,8 @@ def core_classes(tmp_path_factory) -> Path:
 
 
 def run_junit(classes: Path, tests: list[str], golden_dir: Path | None = None) -> subprocess.CompletedProcess:
-    props = [f"-Dgolden.dir={golden_dir}"] if golden_dir else []
+    # the one contract definition, also what Python validates against (ContractSchemaTest reads it)
+    props = [f"-Dcontract.schema={SCHEMA_FILE}"] + ([f"-Dgolden.dir={golden_dir}"] if golden_dir else [])
     classpath = ":".join([str(classes), *(str(j) for j in JARS)])
     return subprocess.run(["java", "-Djava.awt.headless=true", *props, "-cp", classpath, "org.junit.runner.JUnitCore",
                            *(f"dev.personseg.core.{t}" for t in tests)], capture_output=True, text=True, timeout=300)
@@ -66,7 +71,8 @@ def int8_io_export(exported, trained_checkpoint, ccp_dir, tmp_path_factory) -> P
 
     exported("tflite", "int8")  # calibrate once, through the shared fixture
     return export_model(trained_checkpoint, "efficientnet-b0", "tflite", "int8", out_dir=tmp_path_factory.mktemp("io8"),
-                        calib_dir=ccp_dir / "train" / "images", calib_count=16, int8_io=True)
+                        calib_dir=ccp_dir / "train" / "images", calib_count=16, int8_io=True,
+                        min_agreement=0)
 
 
 @pytest.fixture(scope="module")
@@ -85,14 +91,29 @@ def test_java_unit_tests_pass(core_classes):
     assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-2000:]
     ran = re.search(r"OK \((\d+) tests\)", done.stdout)
     assert ran and int(ran.group(1)) >= 2 * len(UNIT_TESTS), done.stdout[-2000:]
+    assert "ContractSchemaTest" in UNIT_TESTS
+
+
+def test_java_refuses_what_the_schema_refuses_and_notices_a_schema_change(core_classes, tmp_path):
+    """The Java checks read the schema file: a schema that allows another layout fails them."""
+    schema = json.loads(SCHEMA_FILE.read_text())
+    schema["$defs"]["tensor"]["properties"]["layout"]["enum"].append("nhwc_sideways")
+    changed = tmp_path / "contract.schema.json"
+    changed.write_text(json.dumps(schema))
+    classpath = ":".join([str(core_classes), *(str(j) for j in JARS)])
+    done = subprocess.run(["java", f"-Dcontract.schema={changed}", "-cp", classpath, "org.junit.runner.JUnitCore",
+                           "dev.personseg.core.ContractSchemaTest"], capture_output=True, text=True, timeout=300)
+    assert done.returncode != 0 and "NHWC" in done.stdout, done.stdout[-3000:]
 
 
 @pytest.mark.slow
 def test_java_core_matches_the_python_reference(core_classes, golden):
-    done = run_junit(core_classes, [GOLDEN_TEST], golden)
+    done = run_junit(core_classes, [GOLDEN_TEST, "ContractSchemaTest"], golden)
     assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-2000:]
     cases = {p.name: json.loads((p / "case.json").read_text()) for p in golden.iterdir()}
     for name, case in cases.items():  # every case was checked, none skipped
+        validate_contract(json.loads((golden / name / "contract.json").read_text()), name)  # Python: same schema
+        assert f"golden {name}: contract follows the schema" in done.stdout
         assert f"golden {name}: mask matches" in done.stdout
         assert (f"golden {name}: input tensor matches" in done.stdout) == (case["image"] is not None)
         assert (f"golden {name}: logits match" in done.stdout) == (case["output"] is not None)

@@ -48,6 +48,10 @@ def test_host_backends_stats_parity_and_iou(host_run):
         assert r["parity_mask_iou"] >= 0.99 and r["parity_equal_pixels"] >= 0.999  # fp32: the same masks
         assert r["parity_max_abs_logit"] < 1e-2
         assert 0 <= r["iou_split"] <= 1 and r["iou_per_image"] is not None
+        assert r["cpu"] and r["runtime_options"]  # the settings it ran with are on the row
+    assert (rows[0]["memory_format"], rows[1]["providers"]) == ("contiguous", "CPUExecutionProvider")
+    assert rows[1]["runtime_options"]["intra_op_num_threads"] == str(rows[1]["threads"])
+    assert rows[2]["runtime_options"]["num_threads"] == str(rows[2]["threads"])
     assert abs(rows[1]["iou_split"] - rows[0]["iou_split"]) < 1e-3 and abs(rows[2]["iou_split"] - rows[0]["iou_split"]) < 1e-2
     table = list(csv.DictReader((out / "results.csv").open()))
     assert [t["backend"] for t in table] == list(HOST) and table[1]["model"].endswith(".onnx")

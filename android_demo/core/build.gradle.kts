@@ -12,6 +12,8 @@ dependencies {
 }
 
 tasks.test {
+    // The one contract definition (Python validates against it too): ContractSchemaTest checks the parser by it.
+    systemProperty("contract.schema", rootProject.file("../export/contract.schema.json").absolutePath)
     // Golden fixtures from android_demo/write_golden.py (default: core/build/golden, or -PgoldenDir=...);
     // without them GoldenFixturesTest is skipped and the other unit tests still run.
     val golden = providers.gradleProperty("goldenDir").map { file(it) }

@@ -4,7 +4,7 @@ from __future__ import annotations
 from train.errors import UserError
 
 from .android import Android
-from .base import Backend, BackendOptions
+from .base import Backend, BackendOptions, ProviderFallback
 from .coreml import CoreML
 from .ort_cpu import OrtCPU
 from .ort_cuda import OrtCUDA
@@ -29,4 +29,4 @@ def backends_for(fmt: str) -> list[str]:
     return [name for name, cls in BACKENDS.items() if fmt in cls.formats]
 
 
-__all__ = ["BACKENDS", "Backend", "BackendOptions", "backends_for", "make_backend"]
+__all__ = ["BACKENDS", "Backend", "BackendOptions", "ProviderFallback", "backends_for", "make_backend"]

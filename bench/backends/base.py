@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import os
-import platform
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
@@ -10,6 +9,8 @@ from typing import Any, ClassVar
 import numpy as np
 
 from export.contract import ModelContract
+from train.errors import UserError
+from train.hardware import cpu_name
 
 
 @dataclass
@@ -36,24 +37,21 @@ class BackendOptions:
         return self.threads or len(os.sched_getaffinity(0))
 
 
-def cpu_name() -> str:
-    """'AMD EPYC (2 cores)': the CPU model from /proc/cpuinfo where there is one."""
-    name = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                name = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return f"{name} ({os.cpu_count()} cores)"
+class ProviderFallback(UserError):
+    """The runtime took the model on another provider than the row's (ONNX Runtime CUDA/TensorRT -> CPU):
+    the row gets its own status ('fallback'), never CPU figures under a GPU backend's name."""
+
+    def __init__(self, message: str, used: list[str]):
+        super().__init__(message)
+        self.used = list(used)
 
 
 class Backend:
     """Load an artifact, then stage an input, infer and fetch the output.
 
-    The benchmark times `infer` + `synchronize` only, with the input already staged (like TFLite's
-    benchmark_model), so host/device copies stay out of GPU latencies; `run` does all three steps.
+    The benchmark times `run` (bench/timing.py, the same rule for every backend): `prepare` puts the host
+    input into the runtime, `infer` runs, `synchronize` waits for queued device work and `fetch` returns the
+    output as a host numpy array the caller owns; copies both ways are part of the timed run.
     """
 
     name: ClassVar[str]
@@ -103,6 +101,11 @@ class Backend:
 
     def device(self) -> str:
         return cpu_name()
+
+    def row_settings(self) -> dict[str, Any]:
+        """Result fields saying how this runtime ran the model (memory_format, compile, cuda_graphs, providers,
+        runtime_options); after `load`."""
+        return {}
 
     def versions(self) -> dict[str, str]:
         return {}

@@ -45,6 +45,10 @@ class TFLite(Backend):
     def fetch(self, output):
         return self.interpreter.get_tensor(self.output["index"])
 
+    def row_settings(self) -> dict:
+        return {"runtime_options": {"delegate": "XNNPACK (the interpreter's default)",
+                                    "num_threads": str(self.threads)}}
+
     def versions(self) -> dict[str, str]:
         import ai_edge_litert
 

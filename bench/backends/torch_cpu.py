@@ -38,6 +38,10 @@ class TorchCPU(Backend):
     def fetch(self, output):
         return output.numpy()
 
+    def row_settings(self) -> dict:
+        return {"memory_format": "channels_last" if self.options.channels_last else "contiguous",
+                "runtime_options": {"mode": "eager, inference_mode"}}
+
     def model_mb(self) -> float | None:
         return weights_mb(self.model)
 

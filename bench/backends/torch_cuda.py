@@ -23,7 +23,11 @@ class TorchCUDA(Backend):
     def load(self, artifact: Path, contract: ModelContract, precision: str = "fp32") -> None:
         import torch
 
-        if precision == "bf16" and not torch.cuda.is_bf16_supported():
+        if self.options.cuda_graphs and self.options.torch_compile in ("reduce-overhead", "max-autotune"):
+            # those modes capture CUDA graphs themselves: a capture around them would nest and re-capture
+            raise UserError(f"--compile {self.options.torch_compile} already uses CUDA graphs: drop --cuda-graphs, "
+                            "or use --compile default with it")
+        if precision == "bf16" and not torch.cuda.is_bf16_supported(including_emulation=False):
             raise UserError(f"{gpu_name()} has no bf16 support")
         torch.backends.cudnn.benchmark = True  # fixed input size: let cuDNN pick its fastest kernels
         torch.set_float32_matmul_precision("high")  # TF32 on Ampere and newer
@@ -35,6 +39,7 @@ class TorchCUDA(Backend):
         in_dtype = torch.float32
         if self.autocast is not None and self.options.cast_weights:  # no per-op casts: less launch overhead
             model, in_dtype, self.autocast = model.to(self.autocast), self.autocast, None
+        self.weights_dtype = in_dtype
         self.forward_fn = torch.compile(model, mode=self.options.torch_compile) if self.options.torch_compile else model
         self.static_in = torch.zeros(contract.input.shape, device="cuda", dtype=in_dtype).to(memory_format=self.memory_format)
         self.graph = None
@@ -85,6 +90,14 @@ class TorchCUDA(Backend):
 
     def device(self) -> str:
         return gpu_name()
+
+    def row_settings(self) -> dict:
+        options = {"autocast": str(self.autocast).replace("torch.", "") if self.autocast is not None else "off",
+                   "weights": str(self.weights_dtype).replace("torch.", ""), "cudnn.benchmark": "True",
+                   "float32_matmul_precision": "high"}
+        return {"memory_format": "channels_last" if self.options.channels_last else "contiguous",
+                "compile": self.options.torch_compile or "", "cuda_graphs": self.options.cuda_graphs,
+                "runtime_options": options}
 
     def model_mb(self) -> float | None:
         return weights_mb(self.model)

@@ -16,8 +16,8 @@ from train.atomic import atomic_path
 from train.errors import UserError
 
 from .. import tflite_convert as convert
-from ..contract import ModelContract, Quantization, TensorSpec, read_contract, write_contract
-from ..errors import ConversionError
+from ..contract import Fidelity, ModelContract, Quantization, TensorSpec, read_contract, write_contract
+from ..errors import ConversionError, FidelityError
 from ..integrity import display_path, verify_artifact
 from ..isolated import IsolationError, run_isolated
 from ..job import ExportJob, artifact_name, say
@@ -25,7 +25,7 @@ from ..tflite_rewrite import float16_weights
 from .onnx import OnnxExporter
 
 FIDELITY_IMAGES = 8  # held-out images for the int8-vs-fp32 mask check written into the contract
-INT8_MIN_IOU = 0.98
+AGREEMENT_METRIC = "pooled person-mask IoU, int8 vs the fp32 ONNX, at the model's input size"
 CHECK_TIMEOUT_S = 1800  # a check that loads the new model runs in its own process, within this time
 
 
@@ -54,7 +54,8 @@ class TFLiteExporter:
             contract = job.contract(self.name, job.artifact, input_spec, output_spec,
                                     tools=convert.tool_versions(), notes=notes)
             if job.precision == "int8":  # a random input says little about int8: real images do
-                contract.notes.extend(held_out_agreement(tmp, contract, onnx_path, job))
+                contract.fidelity = held_out_agreement(tmp, contract, onnx_path, job)  # raises below the floor
+                contract.notes.append(describe_fidelity(contract.fidelity))
             else:
                 contract.notes.append(isolated_check("the TFLite check against ONNX", check_against_onnx,
                                                      tmp, contract, onnx_path, job.precision))
@@ -146,18 +147,31 @@ def check_against_onnx(path: Path, contract: ModelContract, onnx_path: Path, pre
             f"(logits up to {scale:.1f})")
 
 
-def held_out_agreement(path: Path, contract: ModelContract, onnx_path: Path, job: ExportJob) -> list[str]:
-    """int8 vs fp32 person masks on a few held-out real images (the checkpoint's val split)."""
+def held_out_agreement(path: Path, contract: ModelContract, onnx_path: Path, job: ExportJob) -> Fidelity:
+    """int8 vs fp32 person masks on a few held-out real images; FidelityError below `job.min_agreement`.
+
+    The artifact is still the temporary file here: raising leaves neither it nor its contract behind."""
     from ..fidelity import compare_masks, list_images
 
-    val = Path(job.checkpoint.meta.data_dir) / "val" / "images" if job.checkpoint else None
-    if val is None or not val.is_dir():
-        return ["int8 fidelity not measured at export: no held-out images (measure with python -m export.fidelity)"]
+    if job.holdout is None:  # untrained weights, or a checkpoint without held-out images and the floor at 0
+        say("tflite: int8 agreement with fp32 not measured (no held-out images)")
+        return Fidelity(AGREEMENT_METRIC, None, job.min_agreement, 0, None)
     write_contract(contract, path)  # beside the temporary file, so the runner can read it
-    stats = isolated_check("the int8 fidelity check", compare_masks, onnx_path, path, list_images(val, FIDELITY_IMAGES))
-    message = (f"int8 vs fp32 ONNX person masks on {stats['images']} held-out images of {display_path(val)}: pooled IoU "
-               f"{stats['pooled_iou']:.4f}, min {stats['min_iou']:.4f}")
-    say(f"tflite: {message}")
-    if stats["pooled_iou"] < INT8_MIN_IOU:
-        say(f"WARNING: int8 mask IoU {stats['pooled_iou']:.3f} is below {INT8_MIN_IOU}: see export/INT8.md")
-    return [message]
+    stats = isolated_check("the int8 fidelity check", compare_masks, onnx_path, path,
+                           list_images(job.holdout, FIDELITY_IMAGES))
+    fidelity = Fidelity(AGREEMENT_METRIC, float(stats["pooled_iou"]), job.min_agreement, int(stats["images"]),
+                        display_path(job.holdout))
+    say(f"tflite: {describe_fidelity(fidelity)}")
+    if fidelity.agreement < job.min_agreement:
+        raise FidelityError(f"int8 masks agree with fp32 at {fidelity.agreement:.4f} (pooled IoU on {fidelity.images} "
+                            f"held-out images of {fidelity.held_out}), below --min-agreement {job.min_agreement:g}: "
+                            "no artifact written (see export/INT8.md; --min-agreement 0 keeps it anyway)")
+    return fidelity
+
+
+def describe_fidelity(fidelity: Fidelity) -> str:
+    floor = f"floor {fidelity.min_agreement:g}" if fidelity.min_agreement > 0 else "no floor (--min-agreement 0)"
+    if fidelity.agreement is None:
+        return f"int8 agreement with fp32 not measured: no held-out images ({floor})"
+    return (f"int8 vs fp32 ONNX person masks on {fidelity.images} held-out images of {fidelity.held_out}: "
+            f"pooled IoU {fidelity.agreement:.4f} ({floor})")

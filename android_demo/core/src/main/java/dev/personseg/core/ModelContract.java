@@ -8,8 +8,8 @@ import java.util.Locale;
 import java.util.Map;
 
 /**
- * The model contract (export/contract.py, schema 2; schema 1 is still read): the JSON written beside every
- * exported artifact. Everything the app needs to feed the model and read its output comes from here; nothing
+ * The model contract (export/contract.schema.json, schema 2; schema 1 is still read): the JSON written beside every
+ * exported artifact. ContractSchemaTest checks that this parser refuses what that schema refuses. Everything the app needs to feed the model and read its output comes from here; nothing
  * is guessed. Schema 2 records the artifact's SHA-256 and size, checked by {@link #verifyArtifact}.
  */
 public final class ModelContract {
@@ -77,9 +77,9 @@ public final class ModelContract {
         threshold = number(post, "threshold");
         require(threshold > 0 && threshold < 1, "postprocess.threshold must be between 0 and 1");
         require("bilinear".equals(string(post, "resize")), "postprocess.resize must be bilinear");
+        string(post, "channel_meaning");
 
-        Object source = root.get("source");
-        encoder = source instanceof Map ? String.valueOf(((Map<?, ?>) source).get("encoder")) : "?";
+        encoder = string(object(root, "source"), "encoder");
 
         Object sha = root.get("artifact_sha256");
         require(sha == null || (sha instanceof String && ((String) sha).matches("[0-9a-f]{64}")),
@@ -170,8 +170,7 @@ public final class ModelContract {
         } else if (q != null) {
             throw new ContractException(key + ".quantization must be an object or null");
         }
-        Object name = spec.get("name");
-        return new TensorSpec(name == null ? key : String.valueOf(name), shape, layout, dtype, quant);
+        return new TensorSpec(string(spec, "name"), shape, layout, dtype, quant);
     }
 
     private static <E extends Enum<E>> E enumValue(Class<E> type, String value, String what) {
