@@ -97,7 +97,7 @@ def render(record: dict, table: dict, machine: str) -> str:
         f"- Architecture: smp U-Net, EfficientNet-B0 encoder from scratch (no ImageNet weights), decoder channels "
         f"{record['arch'].get('decoder_channels')}, {record['arch'].get('decoder_interpolation')} upsampling; "
         "one output channel, person logit; threshold 0.5 on the sigmoid (logit 0).",
-        f"- Use: `seg-export --checkpoint default --format tflite --precision int8 --imgsz 256 256`.",
+        "- Use: `seg-export --checkpoint default --encoder efficientnet-b0 --format tflite --precision int8`.",
         "",
         "## Training",
         "",

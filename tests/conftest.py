@@ -81,6 +81,18 @@ def android_script(module: str, name: str):
 
 
 @pytest.fixture
+def ccp_tiny(ccp_dir, tmp_path) -> Path:
+    """A 4-image copy of CCP's train and val splits, for tests that damage data or fill --out."""
+    base = tmp_path / "ccp"
+    for split in ("train", "val"):
+        for kind in ("images", "masks"):
+            (base / split / kind).mkdir(parents=True)
+            for f in sorted((ccp_dir / split / kind).iterdir())[:4]:
+                shutil.copy(f, base / split / kind / f.name)
+    return base
+
+
+@pytest.fixture
 def copy_tree(tmp_path):
     """Copy a (small) folder into tmp_path, for tests that damage data."""
     def copy(src: Path, name: str) -> Path:

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import os
-import shutil
 import signal
 from pathlib import Path
 
@@ -18,17 +17,6 @@ from train.errors import UserError
 
 TINY = ["--imgsz", "64", "64", "--batch", "4", "--workers", "0", "--no-progress", "--limit-train", "4",
         "--limit-val", "2", "--precise-bn", "1", "--cache-dir", "none"]
-
-
-@pytest.fixture
-def ccp_tiny(ccp_dir, tmp_path) -> Path:
-    base = tmp_path / "ccp"
-    for split in ("train", "val"):
-        for kind in ("images", "masks"):
-            (base / split / kind).mkdir(parents=True)
-            for f in sorted((ccp_dir / split / kind).iterdir())[:4]:
-                shutil.copy(f, base / split / kind / f.name)
-    return base
 
 
 def _train(data, out, *extra):
@@ -135,7 +123,7 @@ def test_a_truncated_jpeg_is_named_or_skipped_on_request(ccp_tiny, tmp_path, cap
     assert _train(ccp_tiny, tmp_path / "a") == 2
     assert victim.name in _one_line(capsys)
     assert _train(ccp_tiny, tmp_path / "b", "--skip-bad-images") == 0
-    assert f"skipped 1 unreadable file(s)" in capsys.readouterr().out
+    assert "skipped 1 unreadable file(s)" in capsys.readouterr().out
 
 
 def test_checkpoint_without_imgsz_and_plain_state_dict(trained_checkpoint, tmp_path, capsys):
@@ -158,3 +146,11 @@ def test_checkpoint_without_imgsz_and_plain_state_dict(trained_checkpoint, tmp_p
                            "--imgsz", "64", "64", "--out", str(tmp_path / name.split(".")[0])]) == 0
         loaded = load_checkpoint(tmp_path / name, expect_encoder="efficientnet-b0", imgsz=(64, 64)).build_model()
         assert all(torch.equal(a, b) for a, b in zip(loaded.state_dict().values(), ckpt.build_model().state_dict().values()))
+
+
+def test_bench_takes_a_split_folder_as_data(ccp_dir):
+    from bench.images import dataset_images
+
+    whole = dataset_images(ccp_dir, "test", None, None, 3)
+    split = dataset_images(ccp_dir / "test", "test", None, None, 3)  # `--data ccp/test`, as users type it
+    assert [i.image for i in split.items] == [i.image for i in whole.items] and split.items[0].label is not None

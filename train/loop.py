@@ -168,7 +168,12 @@ class Trainer:
         self.arch = unet_arch(cfg.arch)
         self.norm = normalization_for(cfg.encoder)
         self.person_class = person_class_for(cfg.dataset, cfg.person_class)
+        # Rank 0 fills the decode cache first; the other ranks then map what it wrote instead of racing it.
+        if not self.dist.main:
+            self.dist.barrier()
         self._data()
+        if self.dist.main:
+            self.dist.barrier()
         self.history: list[dict] = []
         self.start_epoch, self.best = 0, float("-inf")
         self.cuda = self.device.type == "cuda"
