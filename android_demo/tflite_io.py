@@ -11,6 +11,7 @@ import numpy as np
 
 from export.contract import ModelContract, TensorSpec, read_contract
 from export.integrity import verify_artifact
+from export.litert_runner import LiteRTRunner
 from train.errors import UserError
 
 APP_DTYPES = ("float32", "int8", "uint8")  # what the app's Java core feeds and reads
@@ -41,30 +42,17 @@ def read_app_contract(artifact: Path) -> ModelContract:
     return contract
 
 
-def load_checked(artifact: Path, contract: ModelContract):
-    """LiteRT interpreter for `artifact`, after checking its one input and output against the contract."""
-    from ai_edge_litert.interpreter import Interpreter
-
-    try:
-        interpreter = Interpreter(model_path=str(artifact), num_threads=1)
-        interpreter.allocate_tensors()
-    except (ValueError, RuntimeError) as err:
-        raise UserError(f"LiteRT cannot load {Path(artifact).name}: {str(err).splitlines()[0]}") from None
-    for what, details, spec in (("input", interpreter.get_input_details(), contract.input),
-                                ("output", interpreter.get_output_details(), contract.output)):
+def load_checked(artifact: Path, contract: ModelContract) -> LiteRTRunner:
+    """LiteRT runner for `artifact` (one thread), after checking its one input and output against the
+    contract; `.run(tensor)` gives the model's raw output."""
+    runner = LiteRTRunner(artifact, threads=1)
+    for what, details, spec in (("input", runner.inputs, contract.input), ("output", runner.outputs, contract.output)):
         if len(details) != 1:
             raise UserError(f"{Path(artifact).name} has {len(details)} {what}s; the app expects exactly one")
         mismatch = _mismatch(details[0], spec)
         if mismatch:
             raise UserError(f"{Path(artifact).name}: the contract's {what} does not describe the model: {mismatch}")
-    return interpreter
-
-
-def run(interpreter, tensor: np.ndarray) -> np.ndarray:
-    """The model's raw output for one input tensor."""
-    interpreter.set_tensor(interpreter.get_input_details()[0]["index"], tensor)
-    interpreter.invoke()
-    return interpreter.get_tensor(interpreter.get_output_details()[0]["index"]).copy()
+    return runner
 
 
 def _mismatch(detail: dict, spec: TensorSpec) -> str | None:

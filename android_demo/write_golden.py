@@ -24,7 +24,7 @@ import numpy as np
 
 from export.contract import ModelContract, Quantization, contract_path
 from export.preprocess import logits_to_mask, output_to_logits, resize_bilinear, to_input_tensor
-from tflite_io import load_checked, read_app_contract, run  # beside this script, on sys.path when run as one
+from tflite_io import load_checked, read_app_contract  # beside this script, on sys.path when run as one
 from train.atomic import atomic_path
 from train.data import read_rgb
 from train.errors import UserError, cli_entry
@@ -49,12 +49,12 @@ def write_golden(artifacts: list[Path], images: list[Path], out_dir: Path) -> li
         for artifact in artifacts:
             artifact = Path(artifact)
             contract = read_app_contract(artifact)
-            interpreter = load_checked(artifact, contract)
+            runner = load_checked(artifact, contract)
             original_json = contract_path(artifact).read_text()
             for label, rgb in pictures.items():
                 name = f"{artifact.stem}-{label}"
                 tensor = to_input_tensor(rgb, contract)
-                raw = run(interpreter, tensor)
+                raw = runner.run(tensor)
                 _write_case(tmp / name, original_json, contract, image=rgb, tensor=tensor, raw=raw)
                 names.append(name)
                 if first is None and contract.input.dtype == "float32" and contract.output.dtype == "float32":

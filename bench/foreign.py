@@ -69,16 +69,16 @@ def _inspect(path: Path, fmt: str) -> tuple[_Tensor | None, _Tensor | None]:
 
 
 def _tflite_tensors(path: Path) -> tuple[_Tensor, _Tensor]:
-    from ai_edge_litert.interpreter import Interpreter
+    from export.litert_runner import LiteRTRunner
 
-    interp = Interpreter(model_path=str(path))
+    runner = LiteRTRunner(path, allocate=False)  # tensor details only: nothing runs
 
     def spec(d: dict) -> _Tensor:
         scale, zero = d["quantization"]
         quant = Quantization(float(scale), int(zero)) if scale else None
         return _Tensor(d["name"], [int(s) for s in d["shape"]], str(np.dtype(d["dtype"])), quant)
 
-    return spec(interp.get_input_details()[0]), spec(interp.get_output_details()[0])
+    return spec(runner.input), spec(runner.output)
 
 
 def _input_layout(shape: list[int]) -> str:

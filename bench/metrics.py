@@ -1,9 +1,13 @@
-"""The numbers a benchmark row reports: latency statistics, IoU against ground truth, parity with PyTorch."""
+"""The numbers a benchmark row reports: latency statistics, IoU against ground truth, parity with PyTorch.
+
+IoU itself is train.metrics.MaskIoU, shared with export's fidelity check."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
 import numpy as np
+
+from train.metrics import MaskIoU
 
 PERCENTILES = (50, 90, 95, 99)
 
@@ -18,55 +22,11 @@ def latency_stats(samples_ms: list[float]) -> dict[str, float]:
     return {k: float(v) for k, v in stats.items()}
 
 
-def _confusion(pred: np.ndarray, truth: np.ndarray) -> tuple[int, int, int]:
-    pred, truth = np.asarray(pred, bool), np.asarray(truth, bool)
-    if pred.shape != truth.shape:
-        raise ValueError(f"mask shapes differ: {pred.shape} vs {truth.shape}")
-    tp = int(np.count_nonzero(pred & truth))
-    return tp, int(np.count_nonzero(pred & ~truth)), int(np.count_nonzero(~pred & truth))
-
-
-@dataclass
-class IoUMeter:
-    """Person IoU per image (mean; an image without person in either mask counts 1) and over the whole split.
-
-    The same definitions as the trainer's `micro-imagewise` (zero_division=1) and `micro` smp reductions.
-    """
-
-    per_image: list[float] = field(default_factory=list)
-    tp: int = 0
-    fp: int = 0
-    fn: int = 0
-
-    def add(self, pred: np.ndarray, truth: np.ndarray) -> float:
-        tp, fp, fn = _confusion(pred, truth)
-        self.tp, self.fp, self.fn = self.tp + tp, self.fp + fp, self.fn + fn
-        union = tp + fp + fn
-        iou = tp / union if union else 1.0
-        self.per_image.append(iou)
-        return iou
-
-    @property
-    def images(self) -> int:
-        return len(self.per_image)
-
-    @property
-    def mean_per_image(self) -> float | None:
-        return float(np.mean(self.per_image)) if self.per_image else None
-
-    @property
-    def split(self) -> float | None:
-        if not self.per_image:
-            return None
-        union = self.tp + self.fp + self.fn
-        return self.tp / union if union else 1.0
-
-
 @dataclass
 class ParityMeter:
     """Agreement of an artifact's logits with the PyTorch model's on the same input tensors."""
 
-    masks: IoUMeter = field(default_factory=IoUMeter)
+    masks: MaskIoU = field(default_factory=MaskIoU)
     equal: int = 0
     pixels: int = 0
     max_abs: float = 0.0
@@ -86,6 +46,6 @@ class ParityMeter:
     def summary(self) -> dict[str, float | int | None]:
         if not self.pixels:
             return {}
-        return {"parity_mask_iou": self.masks.split, "parity_equal_pixels": self.equal / self.pixels,
+        return {"parity_mask_iou": self.masks.pooled, "parity_equal_pixels": self.equal / self.pixels,
                 "parity_max_abs_logit": self.max_abs, "parity_mean_abs_logit": self.abs_sum / self.pixels,
                 "parity_images": self.masks.images}

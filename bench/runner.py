@@ -20,12 +20,13 @@ from export.memory import current_rss_mb, reset_high_water_mark
 from export.preprocess import logits_to_mask, to_input_tensor
 from train.errors import UserError
 from train.hardware import cpu_model
+from train.metrics import MaskIoU
 
 from .backends import Backend, BackendOptions, ProviderFallback, make_backend
 from .foreign import read_logits
 from .images import ImageSet
 from .jobs import Job
-from .metrics import IoUMeter, ParityMeter, latency_stats
+from .metrics import ParityMeter, latency_stats
 from .reference import ReferenceLogits
 from .results import FAILED, FALLBACK, Result
 from .timing import memory_pass, time_backend
@@ -115,7 +116,7 @@ def _latency(job: Job, backend: Backend, images: ImageSet, settings: Settings, r
 def _quality(job: Job, backend: Backend, images: ImageSet, settings: Settings, references: ReferenceLogits,
              outcome: Outcome, step) -> None:
     contract, result = job.contract, outcome.result
-    iou, parity = IoUMeter(), ParityMeter()
+    iou, parity = MaskIoU(), ParityMeter()
     threshold = math.log(contract.postprocess.threshold / (1 - contract.postprocess.threshold))
     compare = settings.parity
     for index, item in enumerate(images):
@@ -133,7 +134,7 @@ def _quality(job: Job, backend: Backend, images: ImageSet, settings: Settings, r
             except UserError as err:
                 compare = False
                 result.notes.append(f"no parity: {err}")
-    result.iou_per_image, result.iou_split = iou.mean_per_image, iou.split
+    result.iou_per_image, result.iou_split = iou.mean_per_image, iou.pooled
     result.iou_images = iou.images or None
     for key, value in parity.summary().items():
         setattr(result, key, value)

@@ -17,10 +17,12 @@ import numpy as np
 
 from train.data import IMAGE_SUFFIXES, read_rgb
 from train.errors import UserError, cli_entry
+from train.metrics import MaskIoU
 
 from .calibration import spread
 from .contract import read_contract
 from .integrity import verify_artifact
+from .litert_runner import LiteRTRunner
 from .preprocess import logits_to_mask, output_to_logits, to_input_tensor
 
 Runner = Callable[[np.ndarray], np.ndarray]  # HxWx3 uint8 RGB -> HxW float32 logits at the model's size
@@ -32,18 +34,8 @@ def load_runner(artifact: str | Path, threads: int = 2) -> Runner:
     contract = read_contract(artifact)
     verify_artifact(artifact, contract)
     if contract.format == "tflite":
-        from ai_edge_litert.interpreter import Interpreter
-
-        interpreter = Interpreter(model_path=str(artifact), num_threads=threads)
-        interpreter.allocate_tensors()
-        in_index = interpreter.get_input_details()[0]["index"]
-        out_index = interpreter.get_output_details()[0]["index"]
-
-        def run(rgb: np.ndarray) -> np.ndarray:
-            interpreter.set_tensor(in_index, to_input_tensor(rgb, contract))
-            interpreter.invoke()
-            return output_to_logits(interpreter.get_tensor(out_index), contract)
-        return run
+        runner = LiteRTRunner(artifact, threads=threads)
+        return lambda rgb: output_to_logits(runner.run(to_input_tensor(rgb, contract)), contract)
     if contract.format == "onnx":
         import onnxruntime as ort
 
@@ -58,27 +50,18 @@ def load_runner(artifact: str | Path, threads: int = 2) -> Runner:
     raise UserError(f"{artifact}: {contract.format} artifacts cannot run on this machine")
 
 
-def mask_iou(a: np.ndarray, b: np.ndarray) -> float:
-    union = np.logical_or(a, b).sum()
-    return 1.0 if union == 0 else float(np.logical_and(a, b).sum() / union)
-
-
 def compare_masks(reference: str | Path, candidate: str | Path, images: list[Path]) -> dict[str, float]:
     """Mask IoU of `candidate` against `reference` at the model's input size: pooled and per image."""
     post = read_contract(reference).postprocess
     run_ref, run_cand = load_runner(reference), load_runner(candidate)
-    per_image, inter, union, logit_err = [], 0, 0, []
+    iou, logit_err = MaskIoU(), []
     for path in images:
         rgb = read_rgb(path)
         ref_logits, cand_logits = run_ref(rgb), run_cand(rgb)
-        a, b = logits_to_mask(ref_logits, post), logits_to_mask(cand_logits, post)
-        per_image.append(mask_iou(a, b))
-        inter += int(np.logical_and(a, b).sum())
-        union += int(np.logical_or(a, b).sum())
+        iou.add(logits_to_mask(cand_logits, post), logits_to_mask(ref_logits, post))
         logit_err.append(float(np.abs(ref_logits - cand_logits).mean()))
-    return {"images": len(images), "pooled_iou": 1.0 if union == 0 else inter / union,
-            "mean_iou": float(np.mean(per_image)), "min_iou": float(np.min(per_image)),
-            "mean_abs_logit_error": float(np.mean(logit_err))}
+    return {"images": iou.images, "pooled_iou": iou.pooled, "mean_iou": iou.mean_per_image,
+            "min_iou": iou.min_per_image, "mean_abs_logit_error": float(np.mean(logit_err))}
 
 
 def latency_ms(artifact: str | Path, runs: int = 20, threads: int = 2) -> float:

@@ -12,13 +12,14 @@ from PIL import Image
 from bench.foreign import read_logits
 from bench.images import dataset_images
 from bench.jobs import Job
-from bench.metrics import IoUMeter, ParityMeter, latency_stats
+from bench.metrics import ParityMeter, latency_stats
 from bench.plots import pareto_front
 from bench.reference import ReferenceLogits
 from bench.results import COLUMNS, Result, csv_text, read_json, write_json
 from bench.runner import Settings, measure
 from bench.backends.base import Backend
 from export.contract import ModelContract, Postprocess, Preprocess, Source, TensorSpec
+from train.metrics import MaskIoU
 
 
 def test_latency_stats_of_known_samples():
@@ -32,7 +33,7 @@ def test_latency_stats_of_known_samples():
 
 
 def test_iou_per_image_and_over_the_split():
-    meter = IoUMeter()
+    meter = MaskIoU()
     pred, truth = np.zeros((4, 4), bool), np.zeros((4, 4), bool)
     pred[0, :4] = True  # 4 predicted pixels
     truth[0, 2:] = truth[1, 2:] = True  # 4 true pixels, 2 of them predicted
@@ -40,9 +41,31 @@ def test_iou_per_image_and_over_the_split():
     assert meter.add(np.zeros((2, 2), bool), np.zeros((2, 2), bool)) == 1.0  # nobody, nobody found: perfect
     assert meter.add(np.ones((2, 2), bool), np.zeros((2, 2), bool)) == 0.0  # 4 false positives
     assert meter.mean_per_image == pytest.approx((2 / 6 + 1 + 0) / 3)
-    assert meter.split == pytest.approx(2 / (6 + 0 + 4))
+    assert meter.min_per_image == 0.0 and meter.images == 3
+    assert meter.pooled == pytest.approx(2 / (6 + 0 + 4))
     with pytest.raises(ValueError, match="shapes differ"):
         meter.add(pred, truth[:2])
+    assert MaskIoU().pooled is None and MaskIoU().mean_per_image is None  # no images, no figure
+
+
+def test_shared_iou_is_the_trainers_smp_iou():
+    """The trainer's smp reductions (micro; micro-imagewise, zero_division=1) and MaskIoU give the same numbers."""
+    import torch
+
+    from train.loop import confusion_stats
+    smp = pytest.importorskip("segmentation_models_pytorch")
+
+    rng = np.random.default_rng(0)
+    logits = rng.standard_normal((5, 1, 8, 8)).astype(np.float32) - 0.5
+    truth = rng.random((5, 1, 8, 8)) < 0.4
+    logits[1], truth[1] = -1.0, False  # nobody, nobody found: 1 per image
+    meter = MaskIoU()
+    for pred, mask in zip(logits > 0, truth):
+        meter.add(pred, mask)
+    tp, fp, fn, tn = confusion_stats(torch.from_numpy(logits), torch.from_numpy(truth).long())
+    assert meter.pooled == pytest.approx(float(smp.metrics.iou_score(tp, fp, fn, tn, reduction="micro")))
+    assert meter.mean_per_image == pytest.approx(
+        float(smp.metrics.iou_score(tp, fp, fn, tn, reduction="micro-imagewise", zero_division=1.0)))
 
 
 def test_parity_meter():

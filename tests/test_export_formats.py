@@ -36,18 +36,10 @@ def _nchw_contract(norm, layout="NCHW") -> ModelContract:
 
 
 def _run_tflite(artifact, rgbs) -> list[np.ndarray]:
-    from ai_edge_litert.interpreter import Interpreter
+    from export.litert_runner import LiteRTRunner
 
-    contract = read_contract(artifact)
-    interpreter = Interpreter(model_path=str(artifact))
-    interpreter.allocate_tensors()
-    inp, out = interpreter.get_input_details()[0], interpreter.get_output_details()[0]
-    logits = []
-    for rgb in rgbs:
-        interpreter.set_tensor(inp["index"], to_input_tensor(rgb, contract))
-        interpreter.invoke()
-        logits.append(output_to_logits(interpreter.get_tensor(out["index"]), contract))
-    return logits
+    contract, runner = read_contract(artifact), LiteRTRunner(artifact)
+    return [output_to_logits(runner.run(to_input_tensor(rgb, contract)), contract) for rgb in rgbs]
 
 
 def _scale(reference: list[np.ndarray]) -> float:
@@ -117,14 +109,14 @@ def test_tflite_fp16_has_float_io_and_stays_close(exported, val_rgbs, torch_logi
 
 
 def test_tflite_int8_is_integer_inside_and_near_fp32(exported, val_rgbs, torch_logits):
-    from ai_edge_litert.interpreter import Interpreter
+    from export.litert_runner import LiteRTRunner
 
     artifact = exported("tflite", "int8")
     contract = read_contract(artifact)
     assert (contract.input.dtype, contract.output.dtype, contract.precision) == ("float32", "float32", "int8")
     assert any("calibrated on 16 of" in note for note in contract.notes)
-    interpreter = Interpreter(model_path=str(artifact))
-    kernels = [d for d in interpreter.get_tensor_details() if len(d["shape"]) == 4 and d["shape"][0] > 1]
+    details = LiteRTRunner(artifact, allocate=False).interpreter.get_tensor_details()
+    kernels = [d for d in details if len(d["shape"]) == 4 and d["shape"][0] > 1]
     assert kernels and all(d["dtype"] == np.int8 for d in kernels)  # every conv kernel quantized
     errors = [np.abs(got - want).mean() for got, want in zip(_run_tflite(artifact, val_rgbs), torch_logits)]
     spread = np.mean([want.std() for want in torch_logits])

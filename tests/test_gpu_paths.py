@@ -25,14 +25,29 @@ def test_the_tensorrt_engine_cache_is_keyed_by_the_model_and_its_options(tmp_pat
     assert engine_cache_dir(model, {"trt_fp16_enable": False}) != first
 
 
-def test_the_trt_backend_passes_its_keyed_cache_to_onnxruntime(tmp_path):
+def test_the_trt_backend_loads_with_its_keyed_cache(tmp_path, monkeypatch):
+    """load() itself hands onnxruntime the cache keyed by the model's bytes (no GPU: the session is a fake)."""
+    import onnxruntime
+
+    given = []
+
+    def session(path, options=None, providers=None):
+        given.append(providers)
+        raise RuntimeError("fake session: stop after the providers")
+
+    monkeypatch.setattr(onnxruntime, "InferenceSession", session)
     backend = make_backend("ort-trt", BackendOptions(trt_fp16=True))
     model = tmp_path / "m.onnx"
-    model.write_bytes(b"model")
-    backend.cache_dir = engine_cache_dir(model, backend.trt_options())
-    (provider, options), *_ = backend.provider_list()
-    assert provider == "TensorrtExecutionProvider" and options["trt_fp16_enable"] is True
-    assert options["trt_engine_cache_path"] == str(backend.cache_dir)
+    for content in (b"model one", b"model two"):
+        model.write_bytes(content)
+        with pytest.raises(UserError, match="fake session"):
+            backend.load(model, None)
+    caches = []
+    for providers in given:
+        (provider, options), *_ = providers
+        assert provider == "TensorrtExecutionProvider" and options["trt_fp16_enable"] is True
+        caches.append(options["trt_engine_cache_path"])
+    assert caches[1] == str(engine_cache_dir(model, backend.trt_options())) != caches[0]  # new bytes, new engine
 
 
 def test_compile_modes_that_capture_cuda_graphs_are_not_captured_again():

@@ -21,6 +21,7 @@ from ..errors import ConversionError, FidelityError
 from ..integrity import display_path, verify_artifact
 from ..isolated import IsolationError, run_isolated
 from ..job import ExportJob, artifact_name, say
+from ..litert_runner import LiteRTRunner
 from ..tflite_rewrite import float16_weights
 from .onnx import OnnxExporter
 
@@ -100,13 +101,13 @@ def fp32_onnx(job: ExportJob) -> Path:
 
 def describe(path: Path, imgsz: tuple[int, int]) -> tuple[TensorSpec, TensorSpec]:
     """Input/output specs read back from the file by LiteRT, refusing unexpected shapes."""
-    from ai_edge_litert.interpreter import Interpreter
-
-    interpreter = Interpreter(model_path=str(path))
+    try:
+        runner = LiteRTRunner(path, allocate=False)
+    except UserError as err:  # the converter's own output: a conversion failure, not the user's
+        raise ConversionError(str(err)) from None
     h, w = imgsz
     specs = []
-    for details, want in ((interpreter.get_input_details(), [1, h, w, 3]),
-                          (interpreter.get_output_details(), [1, h, w, 1])):
+    for details, want in ((runner.inputs, [1, h, w, 3]), (runner.outputs, [1, h, w, 1])):
         if len(details) != 1:
             raise ConversionError(f"TFLite model has {len(details)} inputs/outputs where one was expected")
         detail = details[0]
@@ -123,20 +124,14 @@ def describe(path: Path, imgsz: tuple[int, int]) -> tuple[TensorSpec, TensorSpec
 def check_against_onnx(path: Path, contract: ModelContract, onnx_path: Path, precision: str) -> str:
     """Run both on one random input; refuse a float export that drifted from the ONNX."""
     import onnxruntime as ort
-    from ai_edge_litert.interpreter import Interpreter
 
     h, w = contract.input_hw
     x = np.random.default_rng(0).standard_normal((1, h, w, 3), dtype=np.float32)
     want = ort.InferenceSession(str(onnx_path), providers=["CPUExecutionProvider"]).run(
         None, {"input": x.transpose(0, 3, 1, 2)})[0][0, 0]
-    interpreter = Interpreter(model_path=str(path))
-    interpreter.allocate_tensors()
-    interpreter.set_tensor(interpreter.get_input_details()[0]["index"], x)
-    interpreter.invoke()
-    raw = interpreter.get_tensor(interpreter.get_output_details()[0]["index"])
     from ..preprocess import output_to_logits
 
-    got = output_to_logits(raw, contract)
+    got = output_to_logits(LiteRTRunner(path).run(x), contract)
     scale = max(1.0, float(np.abs(want).max()))
     max_diff, mean_diff = float(np.abs(got - want).max()), float(np.abs(got - want).mean())
     tolerance = {"fp32": 1e-3, "fp16": 5e-2}[precision]
