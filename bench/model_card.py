@@ -83,8 +83,7 @@ def _fmt(value, digits=3) -> str:
 
 
 def render(record: dict, table: dict, machine: str) -> str:
-    hist = record.get("history") or []
-    hours = sum(r.get("seconds", 0) for r in hist) / 3600
+    stages = record.get("stages") or []
     meta_path = json.loads(Path(DEFAULT_RECORD).read_text())
     sets = [label for label, *_ in EVAL_SETS if any(label in row for row in table.values())]
     lines = [
@@ -101,9 +100,10 @@ def render(record: dict, table: dict, machine: str) -> str:
         "",
         "## Training",
         "",
-        f"- Epochs: {record['epoch']} (best of {len(hist)} run), training time {hours:.2f} h of optimizer steps "
-        f"on {(record.get('precision') or {}).get('device', 'a CPU')}.",
-        f"- Recipe: {_recipe(record)}.",
+        f"- {record['epoch']} epochs in {len(stages)} stage(s), {record.get('train_hours', 0):.2f} h of optimizer "
+        f"steps on {(record.get('precision') or {}).get('device', 'a CPU')} (evaluation and start-up not counted):",
+        *[f"  {i + 1}. `{st['run']}/{st['checkpoint']}`: {st['epochs']} epochs, {st['hours']:.2f} h; {_recipe(st)}."
+          for i, st in enumerate(stages)],
         f"- Data: {_sources(record)}; `--augment people` (zoom-in head-and-shoulders crops, CCP people copy-pasted "
         "at 0.2x-2.4x frame height onto CamVid streets, other CCP photos and plain backdrops, 1-3 people per frame, "
         "portrait/square/landscape frames, blur and colour noise).",
@@ -144,7 +144,8 @@ def render(record: dict, table: dict, machine: str) -> str:
 
 def _recipe(record: dict) -> str:
     r = record.get("recipe") or {}
-    return (f"{r.get('loss', 'dice')} loss, {r.get('optimizer', 'adam')} (weight decay {r.get('weight_decay', 0)}), "
+    start = f"from `{Path(r['init_from']).parent.name}/{Path(r['init_from']).name}`, " if r.get("init_from") else "from scratch, "
+    return (f"{start}{r.get('loss', 'dice')} loss, {r.get('optimizer', 'adam')} (weight decay {r.get('weight_decay', 0)}), "
             f"{r.get('schedule', 'step')} lr peaking at {r.get('lr')}, batch {r.get('batch')}, "
             f"{r.get('epoch_size') or 'dataset-sized'} samples per epoch, {r.get('epochs')} epochs; "
             f"{(record.get('precision') or {}).get('amp', 'fp32')} autocast, "

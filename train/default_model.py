@@ -84,11 +84,25 @@ def package(checkpoint: Path, dest: Path = DEFAULT_WEIGHTS, record: Path = DEFAU
     if size > MAX_BYTES:
         dest.unlink()
         raise UserError(f"{dest.name} would be {size / 2**20:.1f} MiB, over the {MAX_BYTES / 2**20:.0f} MiB the repository allows")
+    stages = lineage(ckpt)
     entry = {"file": dest.name, "sha256": file_sha256(dest), "bytes": size, "encoder": ckpt.meta.encoder,
-             "imgsz": list(ckpt.meta.imgsz), "arch": ckpt.meta.arch, "epoch": ckpt.meta.epoch,
-             "val_metrics": ckpt.meta.metrics, "history": ckpt.history}
+             "imgsz": list(ckpt.meta.imgsz), "arch": ckpt.meta.arch, "epoch": sum(st["epochs"] for st in stages),
+             "train_hours": round(sum(st["hours"] for st in stages), 2), "val_metrics": ckpt.meta.metrics,
+             "stages": stages}
     write_text_atomic(record, json.dumps(entry, indent=2) + "\n")
     return entry
+
+
+def lineage(ckpt) -> list[dict]:
+    """Every training stage behind `ckpt`, oldest first, following `--init-from` while those files are here."""
+    from .checkpoint import load_checkpoint
+
+    parent = ckpt.meta.recipe.get("init_from")
+    earlier = lineage(load_checkpoint(parent)) if parent and Path(parent).is_file() else []
+    history = ckpt.history[:ckpt.meta.epoch]
+    return earlier + [{"checkpoint": Path(ckpt.path).name, "run": Path(ckpt.path).parent.name, "epochs": ckpt.meta.epoch,
+                       "hours": sum(r.get("seconds", 0) for r in history) / 3600, "recipe": ckpt.meta.recipe,
+                       "precision": ckpt.meta.precision, "history": history}]
 
 
 @cli_entry("train.default_model")
