@@ -35,6 +35,8 @@ MEDIAPIPE_FLAGS = ["--input-size", "256", "256", "--input-layout", "NHWC", "--me
 def export_default(out: Path) -> list[Path]:
     from export.api import export_model
 
+    if out.exists():
+        shutil.rmtree(out)  # this tool's own scratch folder: no artifact of an earlier default left beside
     return [export_model("default", "efficientnet-b0", fmt, precision, out_dir=out, force=True)
             for fmt, precision in FORMATS]
 
