@@ -30,7 +30,7 @@ def plot_curves(history: list[dict], path: Path, title: str) -> None:
     fig, (ax_loss, ax_iou) = plt.subplots(1, 2, figsize=(10, 4))
     ax_loss.plot(epochs, [r["train_loss"] for r in history], "o-", label="train")
     ax_loss.plot(epochs, [r["val_loss"] for r in history], "s-", label="validation")
-    ax_loss.set(xlabel="epoch", ylabel="Dice loss", title="loss")
+    ax_loss.set(xlabel="epoch", ylabel="training loss (Dice, or Dice + BCE)", title="loss")
     ax_iou.plot(epochs, [r["train_iou"] for r in history], "o-", label="train")
     ax_iou.plot(epochs, [r["val_iou"] for r in history], "s-", label="validation")
     for key in dict.fromkeys(k for r in history for k in r if k.endswith("_iou") and k not in ("train_iou", "val_iou")):
