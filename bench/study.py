@@ -161,8 +161,9 @@ def main(argv: list[str] | None = None) -> int:
             print(f"seg-study: no dataset at {root}: exporting untrained weights; latency and parity only, no IoU")
         run_dataset(steps, preset, dataset, root if root.is_dir() else None, out, args)
     failed = [r["step"] for r in steps.rows if r["rc"] != 0]
+    curves = ", train/*/curves.png" if any(r["step"].startswith("train") for r in steps.rows) else ""
     print(f"\nseg-study: {len(steps.rows) - len(failed)}/{len(steps.rows)} steps ok; results under {out} "
-          f"(bench/*/report.md, bench/*/results.csv, train/*/curves.png)")
+          f"(bench/*/report.md, bench/*/results.csv{curves})")
     if failed:
         print(f"seg-study: failed steps: {', '.join(failed)}", file=sys.stderr)
     return 1 if failed else 0
