@@ -34,13 +34,17 @@ def camvid_dir() -> Path:
 
 @pytest.fixture(scope="session")
 def trained_checkpoint(ccp_dir, tmp_path_factory) -> Path:
-    """EfficientNet-B0 U-Net trained 3 short epochs on 24 CCP images at 128x128 (best.pt)."""
+    """EfficientNet-B0 U-Net trained 3 short epochs on 24 CCP images at 128x128 (best.pt).
+
+    fp32, not bf16: the int8 fidelity tests measure this barely trained model, and bf16's run-to-run
+    differences moved its activation ranges enough to make them flaky.
+    """
     from train.cli import main
 
     out = tmp_path_factory.mktemp("train") / "effb0-ccp"
     rc = main(["--encoder", "efficientnet-b0", "--data", str(ccp_dir), "--imgsz", *map(str, SMALL),
                "--epochs", "3", "--batch", "4", "--lr", "1e-3", "--limit-train", "24", "--limit-val", "8",
-               "--workers", "0", "--no-progress", "--out", str(out)])
+               "--workers", "0", "--no-progress", "--out", str(out), "--amp", "off"])  # fp32: reproducible run to run
     assert rc == 0
     return out / "best.pt"
 

@@ -154,6 +154,7 @@ class PeopleMix:
         rng = np.random.default_rng(int(torch.randint(0, 2**62, ())))
         image, mask = self.sample(rng)
         image, mask = stretch(image, mask, *self.imgsz)
+        self.finish.set_random_seed(int(rng.integers(2**31 - 1)))
         out = self.finish(image=image, mask=mask)
         return to_tensors(out["image"], out["mask"], self.norm)
 
@@ -205,8 +206,12 @@ class ArrayDataset:
         return len(self.split)
 
     def __getitem__(self, index: int):
+        import torch
+
         image, mask = self.split.image(index), self.split.mask(index)
         if self.transform is not None:
+            # albumentations keeps its own RNG: draw its seed from torch's, which the trainer seeds (reproducible runs)
+            self.transform.set_random_seed(int(torch.randint(0, 2**31 - 1, ())))
             out = self.transform(image=np.asarray(image), mask=np.asarray(mask))
             image, mask = out["image"], out["mask"]
         if image.shape[:2] != self.imgsz:
