@@ -125,34 +125,6 @@ def train_transform(height: int, width: int):
     ])
 
 
-def eval_transform(height: int, width: int):
-    import albumentations as A
-    import cv2
-
-    return A.Compose([A.Resize(height, width, interpolation=cv2.INTER_LINEAR, mask_interpolation=cv2.INTER_NEAREST)])
-
-
-class PersonDataset:
-    """torch-style dataset: (normalized CHW float32 image, 1xHxW float32 mask)."""
-
-    def __init__(self, samples: list[Sample], person_class: int | None, transform, norm: Normalization):
-        self.samples, self.person_class, self.transform = samples, person_class, transform
-        self.mean = np.asarray(norm.mean, np.float32) * norm.pixel_scale
-        self.std = np.asarray(norm.std, np.float32) * norm.pixel_scale
-
-    def __len__(self) -> int:
-        return len(self.samples)
-
-    def __getitem__(self, index: int):
-        import torch
-
-        sample = self.samples[index]
-        out = self.transform(image=read_rgb(sample.image), mask=read_person_mask(sample.label, self.person_class))
-        image = (out["image"].astype(np.float32) - self.mean) / self.std
-        return (torch.from_numpy(image.transpose(2, 0, 1).copy()),
-                torch.from_numpy(out["mask"][None].astype(np.float32)))
-
-
 def person_class_for(layout: str, person_class: int | None) -> int | None:
     """CamVid labels need a class id (default Pedestrian); folder masks are already binary."""
     if layout == "camvid":
@@ -161,13 +133,17 @@ def person_class_for(layout: str, person_class: int | None) -> int | None:
 
 
 def make_dataset(root, split: str, layout: str, imgsz: tuple[int, int], norm: Normalization, *,
-                 person_class: int | None = None, augment: bool = False, limit: int | None = None) -> PersonDataset:
+                 person_class: int | None = None, augment: bool = False, limit: int | None = None):
+    """A split decoded in memory, served as the trainer serves it (augment: the study's basic transform)."""
+    from .augment import ArrayDataset  # augment -> cache -> data: imported here, not at module level
+    from .cache import decode_split
+
     h, w = imgsz
     if h % 32 or w % 32:
         raise UserError(f"image size {h}x{w} must be a multiple of 32 (the U-Net downsamples 5 times)")
     samples = list_samples(root, split, layout)[:limit]
-    transform = train_transform(h, w) if augment else eval_transform(h, w)
-    return PersonDataset(samples, person_class_for(layout, person_class), transform, norm)
+    decoded = decode_split(samples, person_class_for(layout, person_class), None, progress=False, label=split)
+    return ArrayDataset(decoded, imgsz, norm, train_transform(h, w) if augment else None)
 
 
 @dataclass(frozen=True)
