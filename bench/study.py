@@ -19,6 +19,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from train.checkpoint import file_sha256
 from train.errors import UserError, cli_entry
 
 DATASETS = {"ccp": "folder", "camvid": "camvid"}  # folder name under --data-root -> seg-train --dataset
@@ -29,25 +30,31 @@ class Preset:
     encoders: tuple[str, ...]
     datasets: tuple[str, ...]
     imgsz: dict[str, tuple[int, int]]
-    epochs: int
+    epochs: dict[str, int]  # the training budget per dataset
     train_args: tuple[str, ...] = ()
     export_args: tuple[str, ...] = ()
     bench_args: tuple[str, ...] = ()
     backends: str = "torch-cpu,ort-cpu,tflite"
+    formats: str = "all"  # seg-export --format
     note: str = ""
     untrained_imgsz: tuple[int, int] = (256, 256)
     checkpoint: str | None = None  # 'default': use the shipped model instead of training
+    threads: tuple[int | None, ...] = (None,)  # one bench per thread count (None: every core)
+    latency_only_args: tuple[str, ...] = ("--limit", "16")  # benches after the first: IoU is the first one's
 
 
 STUDY = ("resnext50", "resnet152", "efficientnet-b0")
+# from scratch (no ImageNet weights offline), so a short one-cycle at 20x the study's lr replaces its 150 epochs
+CPU_RECIPE = ("--optimizer", "adamw", "--schedule", "onecycle", "--lr", "2e-3", "--loss", "dice+bce", "--amp", "auto")
 PRESETS = {
-    "quick": Preset(("efficientnet-b0",), ("ccp",), {"ccp": (256, 256)}, 0, (),
+    "quick": Preset(("efficientnet-b0",), ("ccp",), {"ccp": (256, 256)}, {"ccp": 0}, (),
                     ("--calib-count", "32"), ("--runs", "20", "--warmup", "3"), checkpoint="default",
                     note="the shipped default model (EfficientNet-B0 U-Net, 256x256), every format, CCP test split"),
-    "cpu": Preset(STUDY, ("ccp", "camvid"), {"ccp": (160, 160), "camvid": (192, 256)}, 12,
-                  ("--lr", "1e-3", "--lr-step", "6"), ("--calib-count", "100"), ("--runs", "30", "--warmup", "5"),
-                  note="reduced CPU run: 12 epochs, lr 1e-3 halved every 6, from scratch, 160x160 CCP / 192x256 CamVid"),
-    "study": Preset(STUDY, ("ccp", "camvid"), {"ccp": (512, 512), "camvid": (352, 480)}, 150, (),
+    "cpu": Preset(STUDY, ("ccp", "camvid"), {"ccp": (256, 256), "camvid": (256, 352)}, {"ccp": 10, "camvid": 15},
+                  CPU_RECIPE, ("--calib-count", "64"), ("--runs", "30", "--warmup", "5"), threads=(2, 1),
+                  note="the study reduced for 2 CPU cores: from scratch, 256x256 CCP (10 epochs) and 256x352 CamVid "
+                       "(15 epochs), one-cycle AdamW 2e-3, Dice+BCE, bf16 where the CPU has it"),
+    "study": Preset(STUDY, ("ccp", "camvid"), {"ccp": (512, 512), "camvid": (352, 480)}, {"ccp": 150, "camvid": 150}, (),
                     ("--calib-count", "300"),
                     ("--runs", "100", "--warmup", "20", "--row-timeout", "3600"),  # 512x512 CPU rows are slow
                     backends="all", note="the study's recipe: Dice, Adam 1e-4 halved every 50 epochs, batch 8, 150 epochs"),
@@ -81,44 +88,111 @@ class Steps:
         return rc == 0
 
 
+def trained_epochs(run_dir: Path) -> int:
+    """Epochs a run has finished, from the summary the trainer writes after each saved epoch (0: none)."""
+    try:
+        return int(json.loads((run_dir / "summary.json").read_text())["last"]["epoch"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return 0
+
+
+def stamp_matches(stamp: Path, expected: dict) -> bool:
+    """A finished step leaves a stamp of its inputs; the same inputs again mean nothing to redo."""
+    try:
+        return json.loads(stamp.read_text()) == expected
+    except (OSError, ValueError):
+        return False
+
+
+def write_stamp(stamp: Path, inputs: dict) -> None:
+    tmp = stamp.with_name(f".{stamp.name}.tmp")
+    tmp.write_text(json.dumps(inputs, indent=2) + "\n")
+    tmp.replace(stamp)
+
+
+def train_step(steps: Steps, preset: Preset, encoder: str, dataset: str, root: Path, out: Path, args) -> Path | None:
+    """Train to the preset's budget, going on from last.pt after a stop; a finished run is never retrained."""
+    run_dir = out / "train" / f"{encoder}-{dataset}"
+    (h, w), epochs = preset.imgsz[dataset], preset.epochs[dataset]
+    done = trained_epochs(run_dir)
+    best = run_dir / "best.pt"
+    if args.skip_train and best.exists():
+        print(f"seg-study: using the existing {best} (--skip-train)")
+        return best
+    if done >= epochs and best.exists():
+        print(f"seg-study: {encoder} on {dataset} already trained ({done}/{epochs} epochs): not retrained")
+        return best
+    resume = ["--resume"] if (run_dir / "last.pt").exists() else []
+    steps.run(f"train {encoder} on {dataset}", [
+        _tool("seg-train"), "--encoder", encoder, "--data", str(root), "--dataset", DATASETS[dataset],
+        "--imgsz", str(h), str(w), "--epochs", str(epochs), "--out", str(run_dir),
+        "--no-progress", *preset.train_args, *resume])
+    done = trained_epochs(run_dir)
+    if done < epochs or not best.exists():  # stopped short: export nothing half-trained; a re-run goes on
+        print(f"seg-study: {encoder} on {dataset} stopped at {done}/{epochs} epochs: not exported")
+        return None
+    return best
+
+
+def export_step(steps: Steps, preset: Preset, encoder: str, dataset: str, checkpoint: list[str], out: Path) -> None:
+    export_dir = out / "export" / dataset / encoder
+    command = [_tool("seg-export"), "--encoder", encoder, "--format", preset.formats, "--out", str(export_dir),
+               "--force", "--min-agreement", "0", *checkpoint, *preset.export_args]
+    # the study measures every export, int8 included (its bench rows report parity with PyTorch and IoU):
+    # int8 exports below seg-export's fidelity floor are kept and measured, their agreement in the contract
+    source = Path(checkpoint[1]) if checkpoint[0] == "--checkpoint" else None
+    inputs = {"command": command[1:],  # a retrained checkpoint at the same path is a new input
+              "checkpoint_sha256": file_sha256(source) if source is not None and source.is_file() else None}
+    stamp = export_dir / "study-stamp.json"
+    if stamp_matches(stamp, inputs):
+        print(f"seg-study: {export_dir} already exported from this checkpoint: not redone")
+        return
+    if steps.run(f"export {encoder} ({dataset})", command):
+        write_stamp(stamp, inputs)
+
+
+def bench_step(steps: Steps, preset: Preset, encoders, dataset: str, data: list[str], out: Path) -> list[Path]:
+    export_root = out / "export" / dataset
+    stamps = {e: (export_root / e / "study-stamp.json").read_text() if (export_root / e / "study-stamp.json").is_file()
+              else None for e in encoders}
+    outs = []
+    for i, threads in enumerate(preset.threads):
+        bench_out = out / "bench" / dataset / (f"t{threads}" if threads else "")
+        command = [_tool("seg-bench"), "--encoder", ",".join(encoders), "--artifacts", str(export_root),
+                   "--backend", preset.backends, "--out", str(bench_out), "--no-progress", "--force", *data,
+                   *preset.bench_args, *(["--threads", str(threads)] if threads else []),
+                   *(preset.latency_only_args if i and data else [])]  # last: they override; --force: a re-run replaces
+        outs.append(bench_out)
+        inputs, stamp = {"command": command[1:], "exports": stamps}, bench_out / "study-stamp.json"
+        if preset.checkpoint is None and stamp_matches(stamp, inputs):
+            print(f"seg-study: {bench_out} already measured these exports: not redone")
+            continue
+        if steps.run(f"bench {dataset}" + (f" ({threads} threads)" if threads else ""), command):
+            write_stamp(stamp, inputs)
+        steps.run(f"paper tables {dataset}", [_tool("seg-bench"), "--paper", "--results",
+                                              str(bench_out / "results.json"), "--out", str(bench_out)])
+    return outs
+
+
 def run_dataset(steps: Steps, preset: Preset, dataset: str, root: Path | None, out: Path, args) -> None:
     encoders = args.encoders or preset.encoders
-    export_root, bench_out = out / "export" / dataset, out / "bench" / dataset
     have_data = root is not None and (root / "train").is_dir()
     for encoder in encoders:
-        checkpoint: list[str] = []
         if preset.checkpoint:
             checkpoint = ["--checkpoint", preset.checkpoint]
         elif have_data:
-            run_dir = out / "train" / f"{encoder}-{dataset}"
-            h, w = preset.imgsz[dataset]
-            resume = ["--resume"] if (run_dir / "last.pt").exists() else []
-            if args.skip_train and (run_dir / "best.pt").exists():
-                print(f"seg-study: using the existing {run_dir / 'best.pt'} (--skip-train)")
-            else:
-                steps.run(f"train {encoder} on {dataset}", [
-                    _tool("seg-train"), "--encoder", encoder, "--data", str(root), "--dataset", DATASETS[dataset],
-                    "--imgsz", str(h), str(w), "--epochs", str(preset.epochs), "--out", str(run_dir),
-                    "--no-progress", *preset.train_args, *resume])
-            if not (run_dir / "best.pt").exists():
+            best = train_step(steps, preset, encoder, dataset, root, out, args)
+            if best is None:
                 continue
-            checkpoint = ["--checkpoint", str(run_dir / "best.pt")]
+            checkpoint = ["--checkpoint", str(best)]
         else:
             h, w = preset.untrained_imgsz
             checkpoint = ["--imgsz", str(h), str(w)]
-        # the study measures every export, int8 included (its bench rows report parity with PyTorch and IoU):
-        # int8 exports below seg-export's fidelity floor are kept and measured, their agreement in the contract
-        steps.run(f"export {encoder} ({dataset})", [
-            _tool("seg-export"), "--encoder", encoder, "--format", "all", "--out", str(export_root / encoder),
-            "--force", "--min-agreement", "0", *checkpoint, *preset.export_args])
+        export_step(steps, preset, encoder, dataset, checkpoint, out)
     data = ["--data", str(root), "--split", "test"] if have_data else []
-    steps.run(f"bench {dataset}", [
-        _tool("seg-bench"), "--encoder", ",".join(encoders), "--artifacts", str(export_root), "--backend", preset.backends,
-        "--out", str(bench_out), "--no-progress", "--force", *data, *preset.bench_args])  # a re-run replaces its results
-    steps.run(f"paper tables {dataset}", [_tool("seg-bench"), "--paper", "--results", str(bench_out / "results.json"),
-                                          "--out", str(bench_out)])
+    bench_outs = bench_step(steps, preset, encoders, dataset, data, out)
     if preset.checkpoint == "default":
-        say_default_model(bench_out / "results.json", dataset, have_data)
+        say_default_model(bench_outs[0] / "results.json", dataset, have_data)
 
 
 def say_default_model(results: Path, dataset: str, have_data: bool) -> None:

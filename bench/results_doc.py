@@ -1,0 +1,169 @@
+"""docs/RESULTS.md and its plot, generated from docs/results.json rows (`seg-results`); nothing in it is typed by hand.
+
+The study's own figures come from bench/paper.py, each beside ours with the device, size and epochs it was
+measured at.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+from train.atomic import atomic_path
+
+from .paper import STUDY_GPU, STUDY_GPU_MS, STUDY_IOU_CAMVID, STUDY_IOU_PORTRAIT, STUDY_NAMES, STUDY_PARAMS_M
+
+# the columns of the latency tables: (runtime, precision, label)
+LATENCY_COLUMNS = (("torch-cpu", "fp32", "torch fp32"), ("ort-cpu", "fp32", "ORT fp32"), ("tflite", "fp32", "LiteRT fp32"),
+                   ("tflite", "fp16", "LiteRT fp16"), ("tflite", "int8", "LiteRT int8"))
+PLOT_NAME = "results_iou_vs_latency.png"
+
+
+def name(encoder: str) -> str:
+    return STUDY_NAMES.get(encoder, encoder)
+
+
+def f3(value) -> str:
+    return "-" if value is None else f"{value:.3f}"
+
+
+def p50(row: dict, runtime: str, precision: str, threads: int | None) -> float | None:
+    """p50 of the float-I/O artifact of that runtime and precision at that thread count."""
+    for lat in row["latency"]:
+        if (lat["runtime"], lat["precision"], lat["threads"]) == (runtime, precision, threads) and "-io8" not in lat["artifact"]:
+            return lat["p50_ms"]
+    return None
+
+
+def ms(value: float | None) -> str:
+    return "-" if value is None else f"{value:.1f}"
+
+
+def thread_counts(rows: list[dict]) -> list[int | None]:
+    return sorted({lat["threads"] for r in rows for lat in r["latency"]}, key=lambda t: (t is None, t))
+
+
+def trained(row: dict) -> str:
+    return (f"{row['epochs']} epochs, {row['train_hours']:.2f} h, {row['imgsz'][0]}x{row['imgsz'][1]}, "
+            f"{row['recipe'].get('precision', {}).get('amp', '?')}, {row['device']}")
+
+
+def answer(rows: list[dict]) -> list[str]:
+    """The study's question, asked of the data: is ResNeXt-50 still the best and the fastest?"""
+    lines = []
+    for dataset in sorted({r["dataset"] for r in rows}):
+        group = [r for r in rows if r["dataset"] == dataset and r["iou"] is not None]
+        if not group:
+            continue
+        best = max(group, key=lambda r: r["iou"])
+        one = min(thread_counts(group), key=lambda t: (t is None, t))
+        timed = [(p50(r, "tflite", "int8", one), r) for r in group if p50(r, "tflite", "int8", one) is not None]
+        ranking = ", ".join(f"{name(r['encoder'])} {r['iou']:.3f}" for r in sorted(group, key=lambda r: -r["iou"]))
+        line = f"- **{dataset}** (test split, torch fp32): {ranking}. Best: {name(best['encoder'])}."
+        if timed:
+            fastest_ms, fastest = min(timed, key=lambda t: t[0])
+            speeds = ", ".join(f"{name(r['encoder'])} {t:.1f} ms" for t, r in sorted(timed, key=lambda t: t[0]))
+            line += f" LiteRT int8 at {one} thread(s), p50: {speeds}. Fastest: {name(fastest['encoder'])}."
+            resnext = next((r for r in group if r["encoder"] == "resnext50"), None)
+            if resnext is not None:
+                verdict = ("best and fastest" if best is resnext and fastest is resnext else
+                           "best but not fastest" if best is resnext else
+                           "fastest but not best" if fastest is resnext else "neither best nor fastest")
+                line += f" ResNeXt-50 is **{verdict}** here."
+        lines.append(line)
+    return lines
+
+
+def iou_table(rows: list[dict]) -> list[str]:
+    lines = ["| encoder | dataset | study | ours: IoU (split / per image) | int8 mask IoU vs fp32 | best val IoU | trained |",
+             "|---|---|---:|---:|---:|---:|---|"]
+    for r in sorted(rows, key=lambda r: (r["dataset"], r["encoder"])):
+        study = STUDY_IOU_CAMVID.get(r["encoder"]) if r["dataset"] == "camvid" else STUDY_IOU_PORTRAIT
+        study = f"{study} (pedestrians)" if r["dataset"] == "camvid" else f"{study} (EG1800 portraits)"
+        lines.append(f"| {name(r['encoder'])} | {r['dataset']} {r['split']} | {study} | {f3(r['iou'])} / "
+                     f"{f3(r['iou_per_image'])} | {f3(r['int8_mask_iou_vs_fp32'])} | {f3(r['val_iou'])} | {trained(r)} |")
+    return lines
+
+
+def latency_table(rows: list[dict], dataset: str) -> list[str]:
+    group = sorted((r for r in rows if r["dataset"] == dataset), key=lambda r: r["encoder"])
+    if not group:
+        return []
+    size = "x".join(str(v) for v in group[0]["imgsz"])
+    lines = [f"p50 ms per image at {size} on {group[0]['bench_cpu']} (host copies included; bench/README.md has the "
+             f"rule), beside the study's mean on an {STUDY_GPU}:", "",
+             "| encoder | threads | study GPU | " + " | ".join(label for _, _, label in LATENCY_COLUMNS) + " |",
+             "|---|---:|---:|" + "---:|" * len(LATENCY_COLUMNS)]
+    for r in group:
+        for t in thread_counts([r]):
+            cells = " | ".join(ms(p50(r, rt, pr, t)) for rt, pr, _ in LATENCY_COLUMNS)
+            lines.append(f"| {name(r['encoder'])} | {t or 'all'} | {STUDY_GPU_MS.get(r['encoder'], '-')} | {cells} |")
+    return lines
+
+
+def formats_table(rows: list[dict]) -> list[str]:
+    lines = ["| encoder | dataset | artifact | runtime | IoU | mask IoU vs torch fp32 | MB |", "|---|---|---|---|---:|---:|---:|"]
+    for r in sorted(rows, key=lambda r: (r["dataset"], r["encoder"])):
+        for f in r["formats"]:
+            lines.append(f"| {name(r['encoder'])} | {r['dataset']} | {f['artifact']} | {f['backend']} | {f3(f['iou'])} | "
+                         f"{f3(f['mask_iou_vs_fp32'])} | {ms(f['file_mb'])} |")
+    return lines
+
+
+def params_table(rows: list[dict]) -> list[str]:
+    params = {r["encoder"]: r["params"] for r in rows}
+    lines = ["| encoder | study: encoder | ours: whole U-Net |", "|---|---:|---:|"]
+    lines += [f"| {name(e)} | {STUDY_PARAMS_M[e]}M | {params[e] / 1e6:.2f}M |" for e in sorted(params)]
+    return lines
+
+
+def plot(rows: list[dict], path: Path) -> Path:
+    """IoU against p50 latency at one thread, one colour per encoder, one marker per format."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    datasets = sorted({r["dataset"] for r in rows})
+    fig, axes = plt.subplots(1, len(datasets), figsize=(6 * len(datasets), 4.5), squeeze=False)
+    markers = {label: m for (_, _, label), m in zip(LATENCY_COLUMNS, "osD^v")}
+    for ax, dataset in zip(axes[0], datasets):
+        for i, r in enumerate(sorted((r for r in rows if r["dataset"] == dataset), key=lambda r: r["encoder"])):
+            one = min(thread_counts([r]), key=lambda t: (t is None, t))
+            by_key = {(f["backend"], f["precision"]): f["iou"] for f in r["formats"] if "-io8" not in f["artifact"]}
+            for runtime, precision, label in LATENCY_COLUMNS:
+                x, y = p50(r, runtime, precision, one), by_key.get((runtime, precision))
+                if x is not None and y is not None:
+                    ax.scatter(x, y, color=f"C{i}", marker=markers[label], s=50,
+                               label=f"{name(r['encoder'])} {label}")
+        ax.set_xscale("log")
+        ax.set(title=f"{dataset} test", xlabel="p50 latency, ms (1 thread, log)", ylabel="person IoU (over the split)")
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=6, ncol=2)
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, dpi=110, format="png", bbox_inches="tight")
+    plt.close(fig)
+    return path
+
+
+def render(rows: list[dict], doc: Path) -> list[Path]:
+    """Write `doc` and its plot beside it; returns both paths."""
+    picture = plot(rows, doc.with_name(PLOT_NAME)) if rows else None
+    machines = sorted({f"trained on {r['device']}, measured on {r['bench_cpu']}" for r in rows})
+    text = ["# Results: the study, reduced to what this project's machines can train", "",
+            "<!-- generated by `seg-results` from docs/results.json (bench/results_doc.py): do not edit by hand -->", "",
+            "Every figure of ours below comes from `docs/results.json`; the study's come from its paper "
+            "(bench/paper.py). Machines: " + "; ".join(machines) + ".", "",
+            "The shipped default model has its own generated card: "
+            "[`train/weights/MODEL_CARD.md`](../train/weights/MODEL_CARD.md).", "",
+            "Reproduce: `seg-study --preset cpu` (resumable; hours on 2 cores), then "
+            "`seg-results --study runs/study/cpu`.", "",
+            "## The study's question: which encoder to ship?", "", *answer(rows), "",
+            "## IoU (Table 4)", "", *iou_table(rows), ""]
+    for dataset in sorted({r["dataset"] for r in rows}):
+        text += [f"## Latency on {dataset} (Table 5)", "", *latency_table(rows, dataset), ""]
+    if picture:
+        text += ["## IoU against latency", "", f"![IoU against latency]({picture.name})", ""]
+    text += ["## Every format: IoU and agreement with torch fp32", "", *formats_table(rows), "",
+             "## Parameters (Table 3)", "", *params_table(rows), ""]
+    with atomic_path(doc) as tmp:
+        tmp.write_text("\n".join(text))
+    return [doc] + ([picture] if picture else [])

@@ -1,0 +1,165 @@
+"""`seg-results`: a seg-study folder as data (docs/results.json), and docs/RESULTS.md generated from that data.
+
+    seg-results --study runs/study/cpu     collect the study's rows into docs/results.json, then regenerate
+    seg-results                            regenerate docs/RESULTS.md and its plot from docs/results.json alone
+
+A row is one encoder x dataset x split x training device: how it was trained (epochs, optimizer hours,
+recipe), its IoU against ground truth (torch fp32, over the split and per image), every exported format's
+IoU and mask agreement with torch fp32, and every latency row with its settings. Rows are validated
+against bench/results.schema.json on write and on read; collecting replaces rows with the same key and
+keeps the others (a GPU study's rows beside the CPU's).
+"""
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+from pathlib import Path
+
+from train.atomic import atomic_path
+from train.errors import UserError, cli_entry
+from train.zoo import STUDY_ENCODERS
+
+SCHEMA = Path(__file__).with_name("results.schema.json")
+RESULTS_JSON, RESULTS_MD = Path("docs/results.json"), Path("docs/RESULTS.md")
+ROW_KEY = ("encoder", "dataset", "split", "imgsz", "device")
+BUFFERS = ("running_mean", "running_var", "num_batches_tracked")
+
+
+def validate(document: dict, source: Path | str) -> dict:
+    """The document if it follows the schema; else one line naming the first problem and where."""
+    import jsonschema
+
+    schema = json.loads(SCHEMA.read_text())
+    error = jsonschema.exceptions.best_match(jsonschema.Draft202012Validator(schema).iter_errors(document))
+    if error is not None:
+        where = "/".join(str(p) for p in error.absolute_path) or "top level"
+        raise UserError(f"{source}: not a results file ({where}: {error.message})")
+    return document
+
+
+def read_results(path: Path) -> dict:
+    if not path.is_file():
+        raise UserError(f"{path}: no results file (collect one with: seg-results --study runs/study/cpu)")
+    try:
+        document = json.loads(path.read_text())
+    except ValueError as e:
+        raise UserError(f"{path}: not JSON ({e})") from None
+    return validate(document, path)
+
+
+def write_results(path: Path, rows: list[dict]) -> None:
+    document = validate({"schema_version": 1, "generated_by": "seg-results --study (bench/study_results.py)",
+                         "rows": rows}, path)
+    with atomic_path(path) as tmp:
+        tmp.write_text(json.dumps(document, indent=1) + "\n")
+
+
+def merge(old: list[dict], new: list[dict]) -> list[dict]:
+    """Old rows, each replaced by a new row with the same key; new keys appended."""
+    key = lambda row: json.dumps([row[k] for k in ROW_KEY])  # noqa: E731
+    fresh = {key(r): r for r in new}
+    kept = [fresh.pop(key(r), r) for r in old]
+    return kept + list(fresh.values())
+
+
+def training_summary(run_dir: Path) -> dict:
+    """Epochs, optimizer hours, best validation IoU, device, recipe and parameter count of one run."""
+    from train.checkpoint import load_checkpoint
+
+    summary = json.loads((run_dir / "summary.json").read_text())
+    with (run_dir / "history.csv").open() as f:
+        history = list(csv.DictReader(f))
+    best = load_checkpoint(run_dir / "best.pt")
+    params = sum(t.numel() for k, t in best.state["model"].items() if not k.endswith(BUFFERS))
+    return {"epochs": int(summary["last"]["epoch"]),
+            "train_hours": round(sum(float(r["seconds"]) for r in history) / 3600, 3),
+            "val_iou": best.meta.metrics.get("val_iou"), "best_epoch": best.meta.epoch,
+            "device": summary["device"], "recipe": {**best.meta.recipe, "precision": best.meta.precision},
+            "params": int(params)}
+
+
+def bench_rows(path: Path, encoder: str) -> list[dict]:
+    """The rows of one seg-bench results.json that measured this encoder."""
+    results = json.loads(path.read_text())["results"]
+    return [r for r in results if r.get("encoder") == encoder and r.get("status") == "ok"]
+
+
+def format_rows(results: list[dict]) -> list[dict]:
+    return [{"artifact": r["model"], "format": r["format"], "precision": r["precision"], "backend": r["backend"],
+             "iou": r.get("iou_split"), "iou_per_image": r.get("iou_per_image"),
+             "mask_iou_vs_fp32": r.get("parity_mask_iou"), "file_mb": r.get("file_mb")} for r in results]
+
+
+def latency_rows(results: list[dict]) -> list[dict]:
+    return [{"runtime": r["backend"], "format": r["format"], "precision": r["precision"], "artifact": r["model"],
+             "threads": r.get("threads"), "p50_ms": r["p50_ms"], "mean_ms": r["mean_ms"],
+             "settings": {"memory_format": r.get("memory_format", ""), "providers": r.get("providers", ""),
+                          "runtime_options": r.get("runtime_options", {}), "input_size": r.get("input_size", "")}}
+            for r in results if r.get("p50_ms")]
+
+
+def is_int8_float_io(row: dict) -> bool:
+    return row["format"] == "tflite" and row["precision"] == "int8" and "-io8" not in row["artifact"]
+
+
+def images_scored(results_json: Path) -> int:
+    return max((r.get("iou_images") or 0 for r in json.loads(results_json.read_text())["results"]), default=0)
+
+
+def collect(study: Path, preset: str) -> list[dict]:
+    """One row per trained encoder x dataset whose test-split bench exists; the first bench folder (every
+    image) gives IoU, every bench folder gives latency."""
+    rows = []
+    for bench_dir in sorted(p for p in (study / "bench").glob("*") if p.is_dir()):
+        dataset = bench_dir.name
+        runs = sorted(bench_dir.glob("**/results.json"), key=lambda p: p.parent.name)
+        if not runs:
+            continue
+        full = max(runs, key=images_scored)
+        for encoder in STUDY_ENCODERS:
+            run_dir = study / "train" / f"{encoder}-{dataset}"
+            results = bench_rows(full, encoder)
+            if not (run_dir / "best.pt").is_file() or not results:
+                continue
+            train = training_summary(run_dir)
+            formats = format_rows(results)
+            torch_row = next((f for f in formats if f["backend"].startswith("torch") and f["precision"] == "fp32"), None)
+            int8 = next((f for f in formats if is_int8_float_io(f)), None)
+            latency = [lat for run in runs for lat in latency_rows(bench_rows(run, encoder))]
+            h, w = (int(v) for v in results[0]["input_size"].split("x"))
+            rows.append({"encoder": encoder, "dataset": dataset, "split": "test", "imgsz": [h, w],
+                         "epochs": train["epochs"], "train_hours": train["train_hours"],
+                         "iou": torch_row and torch_row["iou"], "iou_per_image": torch_row and torch_row["iou_per_image"],
+                         "int8_mask_iou_vs_fp32": int8 and int8["mask_iou_vs_fp32"], "device": train["device"],
+                         "bench_cpu": results[0].get("device", ""), "preset": preset, "recipe": train["recipe"],
+                         "val_iou": train["val_iou"], "best_epoch": train["best_epoch"], "params": train["params"],
+                         "test_images": images_scored(full), "formats": formats, "latency": latency})
+    return rows
+
+
+@cli_entry("seg-results")
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="seg-results", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--study", type=Path, default=None, help="a seg-study folder to collect (default: only regenerate)")
+    p.add_argument("--results", type=Path, default=RESULTS_JSON)
+    p.add_argument("--doc", type=Path, default=RESULTS_MD, help="the Markdown generated from --results")
+    args = p.parse_args(argv)
+    if args.study is not None:
+        if not (args.study / "bench").is_dir():
+            raise UserError(f"{args.study}: not a seg-study folder (no bench/ inside)")
+        rows = collect(args.study, args.study.name)
+        if not rows:
+            raise UserError(f"{args.study}: no trained and benchmarked encoder yet (train/*/best.pt with bench/*/results.json)")
+        old = read_results(args.results)["rows"] if args.results.is_file() else []
+        write_results(args.results, merge(old, rows))
+        print(f"seg-results: {len(rows)} rows from {args.study} -> {args.results}")
+    from .results_doc import render
+
+    written = render(read_results(args.results)["rows"], args.doc)
+    print(f"seg-results: {', '.join(str(w) for w in written)} regenerated from {args.results}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

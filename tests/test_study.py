@@ -1,0 +1,138 @@
+"""seg-study's resume, and seg-results: docs/results.json rows, their schema, and RESULTS.md generated from them.
+
+One tiny study runs for real (the session's trained model as its finished training run, ONNX only, 4 test
+images): the resume tests watch what it redoes, the generator tests read what it wrote.
+"""
+from __future__ import annotations
+
+import json
+import shutil
+
+import pytest
+
+import bench.study as study
+from bench.study_results import main as seg_results
+from bench.study_results import read_results, validate
+from train.errors import UserError
+
+from conftest import DATA, SMALL
+
+TINY = study.Preset(("efficientnet-b0",), ("ccp",), {"ccp": SMALL}, {"ccp": 3}, formats="onnx",
+                    backends="torch-cpu,ort-cpu", export_args=("--calib-count", "4"),
+                    bench_args=("--runs", "3", "--warmup", "1", "--limit", "6"), threads=(2, 1),
+                    latency_only_args=("--limit", "2"))
+
+
+def run_study(out, monkeypatch) -> int:
+    monkeypatch.setitem(study.PRESETS, "tiny", TINY)
+    return study.main(["--preset", "tiny", "--data-root", str(DATA), "--out", str(out)])
+
+
+@pytest.fixture(scope="module")
+def tiny_study(trained_checkpoint, tmp_path_factory):
+    """A study folder whose training (3 epochs, the preset's budget) is already finished."""
+    out = tmp_path_factory.mktemp("study") / "tiny"
+    shutil.copytree(trained_checkpoint.parent, out / "train" / "efficientnet-b0-ccp")
+    with pytest.MonkeyPatch.context() as mp:
+        assert run_study(out, mp) == 0
+    return out
+
+
+def test_finished_training_is_not_retrained_and_done_steps_are_not_redone(tiny_study, monkeypatch, capsys):
+    first = [row["step"] for row in json.loads((tiny_study / "steps.json").read_text())]
+    assert not any(step.startswith("train") for step in first)  # 3/3 epochs: trained already
+    assert first[0] == "export efficientnet-b0 (ccp)" and "bench ccp (2 threads)" in first and "bench ccp (1 threads)" in first
+    ran = []
+    monkeypatch.setattr(study.Steps, "run", lambda self, label, cmd: ran.append(label) or True)
+    assert run_study(tiny_study, monkeypatch) == 0
+    assert ran == []  # same checkpoint, same commands: nothing to redo
+    out = capsys.readouterr().out
+    assert "already trained (3/3 epochs): not retrained" in out and "not redone" in out
+
+
+def test_a_stopped_training_resumes_and_a_new_checkpoint_is_exported_again(tiny_study, tmp_path, monkeypatch):
+    copy = tmp_path / "study"
+    shutil.copytree(tiny_study, copy)
+    commands = {}
+    monkeypatch.setattr(study.Steps, "run", lambda self, label, cmd: commands.setdefault(label, cmd) and True)
+    monkeypatch.setitem(study.PRESETS, "tiny", study.Preset(**{**TINY.__dict__, "epochs": {"ccp": 5}}))
+    assert study.main(["--preset", "tiny", "--data-root", str(DATA), "--out", str(copy)]) == 0
+    train = commands["train efficientnet-b0 on ccp"]
+    assert "--resume" in train and train[train.index("--epochs") + 1] == "5"
+    assert "export efficientnet-b0 (ccp)" not in commands  # 3 of 5 epochs: nothing half-trained is exported
+
+    commands.clear()
+    monkeypatch.setitem(study.PRESETS, "tiny", TINY)
+    best = copy / "train" / "efficientnet-b0-ccp" / "best.pt"
+    best.write_bytes(best.read_bytes() + b"\0")  # as if retrained: other bytes at the same path
+    assert study.main(["--preset", "tiny", "--data-root", str(DATA), "--out", str(copy)]) == 0
+    assert "export efficientnet-b0 (ccp)" in commands
+
+
+@pytest.fixture
+def collected(tiny_study, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    results, doc = tmp_path / "results.json", tmp_path / "RESULTS.md"
+    assert seg_results(["--study", str(tiny_study), "--results", str(results), "--doc", str(doc)]) == 0
+    return results, doc
+
+
+def test_rows_come_from_the_study_folder(collected, tiny_study):
+    rows = read_results(collected[0])["rows"]
+    assert len(rows) == 1
+    row = rows[0]
+    bench = json.loads((tiny_study / "bench" / "ccp" / "t2" / "results.json").read_text())["results"]
+    torch_row = next(r for r in bench if r["backend"] == "torch-cpu")
+    assert row["iou"] == torch_row["iou_split"] and row["iou_per_image"] == torch_row["iou_per_image"]
+    assert (row["encoder"], row["dataset"], row["split"], row["imgsz"], row["epochs"]) == (
+        "efficientnet-b0", "ccp", "test", list(SMALL), 3)
+    assert row["test_images"] == 6  # IoU from the bench over every image, not the 2-image latency one
+    assert {(lat["runtime"], lat["threads"]) for lat in row["latency"]} == {
+        ("torch-cpu", 1), ("torch-cpu", 2), ("ort-cpu", 1), ("ort-cpu", 2)}
+    assert row["int8_mask_iou_vs_fp32"] is None  # no int8 export in this preset: absent, not invented
+    assert 6_000_000 < row["params"] < 6_500_000
+
+
+def test_results_md_numbers_come_from_the_json(collected):
+    results, doc = collected
+    document = json.loads(results.read_text())
+    row = document["rows"][0]
+    row["iou"], row["int8_mask_iou_vs_fp32"] = 0.87654, 0.98765
+    next(lat for lat in row["latency"] if lat["runtime"] == "ort-cpu" and lat["threads"] == 1)["p50_ms"] = 4321.0
+    results.write_text(json.dumps(document))
+    assert seg_results(["--results", str(results), "--doc", str(doc)]) == 0
+    text = doc.read_text()
+    assert "| 0.877 / " in text and "| 0.988 |" in text and "| 4321.0 |" in text
+    assert "EfficientNet-B0 0.877. Best: EfficientNet-B0" in text
+    assert (doc.parent / "results_iou_vs_latency.png").stat().st_size > 10_000
+    assert "do not edit by hand" in text
+
+
+def test_a_row_missing_a_key_is_refused(collected, capsys):
+    results, doc = collected
+    document = json.loads(results.read_text())
+    del document["rows"][0]["int8_mask_iou_vs_fp32"]
+    with pytest.raises(UserError, match="int8_mask_iou_vs_fp32"):
+        validate(document, "results.json")
+    results.write_text(json.dumps(document))
+    before = doc.read_text()
+    assert seg_results(["--results", str(results), "--doc", str(doc)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "int8_mask_iou_vs_fp32" in err[0]
+    assert doc.read_text() == before  # nothing regenerated from a bad file
+
+
+def test_collecting_keeps_rows_of_other_devices(collected, tiny_study):
+    results, doc = collected
+    document = json.loads(results.read_text())
+    gpu = {**document["rows"][0], "device": "NVIDIA H200", "iou": 0.5}
+    document["rows"].append(gpu)
+    results.write_text(json.dumps(document))
+    assert seg_results(["--study", str(tiny_study), "--results", str(results), "--doc", str(doc)]) == 0
+    rows = read_results(results)["rows"]
+    assert [r["device"] for r in rows] == [document["rows"][0]["device"], "NVIDIA H200"]
+
+
+def test_not_a_study_folder_is_one_line(tmp_path, capsys):
+    assert seg_results(["--study", str(tmp_path), "--results", str(tmp_path / "r.json")]) == 2
+    assert "not a seg-study folder" in capsys.readouterr().err
