@@ -25,7 +25,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     what = p.add_mutually_exclusive_group(required=True)
     what.add_argument("--encoder", help="resnext50, resnet152, efficientnet-b0 (comma-separated) or 'all': "
                                         "its exported artifacts (see --artifacts)")
-    what.add_argument("--model", type=Path, action="append", help="any .onnx/.tflite/.mlpackage (repeatable)")
+    what.add_argument("--model", type=Path, action="append", help="any .onnx/.tflite/.mlpackage/.pte (repeatable)")
     what.add_argument("--paper", action="store_true", help="print the study's Tables 3, 4, 5 beside ours (from --results)")
     p.add_argument("--backend", default="auto",
                    help=f"'auto' (every one that can run here), 'all' (unavailable ones become rows saying why), "
@@ -61,8 +61,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     gpu.add_argument("--cast-weights", action="store_true",
                      help="torch-cuda fp16/bf16 rows: cast weights and input to that type instead of autocast")
     gpu.add_argument("--trt-fp16", action="store_true", help="ort-trt: allow fp16 TensorRT kernels")
-    android = p.add_argument_group("android (TFLite benchmark_model over adb)")
+    android = p.add_argument_group("android (TFLite benchmark_model or ExecuTorch executor_runner over adb)")
     android.add_argument("--benchmark-model", type=Path, default=None, help="benchmark_model binary built for the phone")
+    android.add_argument("--executor-runner", type=Path, default=None,
+                         help="ExecuTorch's executor_runner built for the phone (XNNPACK), for .pte models")
     android.add_argument("--serial", action="append", default=[], help="device serial (repeatable; default every device)")
     android.add_argument("--use-gpu", action="store_true")
     android.add_argument("--use-nnapi", action="store_true")
@@ -140,6 +142,7 @@ def _options(args: argparse.Namespace) -> BackendOptions:
     return BackendOptions(
         threads=args.threads, channels_last=args.channels_last, torch_compile=args.compile, cuda_graphs=args.cuda_graphs,
         cast_weights=args.cast_weights, trt_fp16=args.trt_fp16, benchmark_model=args.benchmark_model,
+        executor_runner=args.executor_runner,
         serials=args.serial, use_gpu=args.use_gpu, use_nnapi=args.use_nnapi, use_xnnpack=args.use_xnnpack,
         runs=args.runs, warmup=args.warmup)
 

@@ -13,7 +13,7 @@ from train.zoo import IMAGENET_MEAN, IMAGENET_STD
 
 OUTPUT_KINDS = ("logits", "probability", "two-class")
 _PRECISIONS = {"float32": "fp32", "float16": "fp16", "int8": "int8", "uint8": "int8"}
-FORMATS = {".onnx": "onnx", ".tflite": "tflite", ".mlpackage": "coreml"}
+FORMATS = {".onnx": "onnx", ".tflite": "tflite", ".mlpackage": "coreml", ".pte": "executorch"}
 
 
 @dataclass
@@ -38,7 +38,7 @@ class _Tensor:
 def format_of(path: Path) -> str:
     fmt = FORMATS.get(path.suffix.lower())
     if fmt is None:
-        raise UserError(f"{path.name}: not a model file (use .onnx, .tflite or .mlpackage)")
+        raise UserError(f"{path.name}: not a model file (use .onnx, .tflite, .mlpackage or .pte)")
     return fmt
 
 

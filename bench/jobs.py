@@ -26,8 +26,11 @@ class Job:
     problem_status: str = "failed"
 
 
+_SUFFIXES = {fmt: suffix for suffix, fmt in FORMATS.items()}  # format -> its file ending
+
+
 def find_artifacts(folder: Path) -> list[Path]:
-    """Every model file in `folder` (.onnx, .tflite, .mlpackage) that has a contract beside it."""
+    """Every model file in `folder` (.onnx, .tflite, .mlpackage, .pte) that has a contract beside it."""
     if not folder.is_dir():
         return []
     found = [p for p in sorted(folder.iterdir()) if p.suffix in FORMATS and contract_path(p).is_file()]
@@ -89,7 +92,7 @@ def build_jobs(models: list[tuple[Path, ModelContract]], backends: list[str], pr
             jobs += [Job(name, label, encoder, c.format, prec, p, c) for p, c, prec, label in targets]
         elif explicit or reasons.get(name):
             what = "PyTorch source (no contract names a checkpoint or seed)" if "torch" in cls.formats else \
-                "/".join(f".{f}" if f != "coreml" else ".mlpackage" for f in cls.formats) + " artifacts"
+                "/".join(_SUFFIXES.get(f, f".{f}") for f in cls.formats) + " artifacts"
             at = f" at {'/'.join(sorted(precisions))}" if precisions else ""
             jobs.append(Job(name, encoder or "-", encoder, problem=reasons.get(name) or f"nothing to run: no {what}{at}",
                             problem_status="unavailable"))

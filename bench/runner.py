@@ -184,7 +184,8 @@ def measure_on_devices(job: Job, backend, images: ImageSet) -> list[Outcome]:
         return [Outcome(result)]
     for run in runs:
         result = base_result(job, images)
-        result.images = "benchmark_model's own input"
+        tool = "executor_runner" if job.fmt == "executorch" else "benchmark_model"
+        result.images = f"{tool}'s own input"
         result.device, result.file_mb = run.device or run.serial, model_mb(job.artifact)
         result.cpu = ""  # the phone's, not this host's
         result.threads = backend.options.threads
@@ -192,12 +193,12 @@ def measure_on_devices(job: Job, backend, images: ImageSet) -> list[Outcome]:
         if run.problem:
             result.status, result.reason = (UNAVAILABLE if run.unavailable else FAILED), run.problem
         else:
-            _fill_from_report(result, run.report, backend.options)
+            _fill_from_report(result, run.report, backend.options, tool)
         outcomes.append(Outcome(result))
     return outcomes
 
 
-def _fill_from_report(result: Result, report, options) -> None:
+def _fill_from_report(result: Result, report, options, tool: str = "benchmark_model") -> None:
     ms = lambda us: None if us is None else us / 1000  # noqa: E731
     result.init_ms, result.first_ms = ms(report.init_us), ms(report.first_us)
     result.warmup = report.warmup.count if report.warmup else None
@@ -210,6 +211,13 @@ def _fill_from_report(result: Result, report, options) -> None:
     result.peak_rss_mb, result.rss_delta_mb = report.memory_peak_mb, report.memory_overall_mb
     if report.threads is not None and report.threads > 0:
         result.threads = report.threads
+    if tool == "executor_runner":
+        result.runs = options.warmup + options.runs
+        result.runtime_options = {"delegates": "XNNPACK (lowered into the .pte)"}
+        result.notes.append("timed on the phone by executor_runner: mean of execute() over its runs, the first "
+                            "included (its own rule): not comparable with host rows' timed runs; "
+                            "parity and IoU come from the host backends")
+        return
     delegates = [name for name, on in (("GPU", options.use_gpu), ("NNAPI", options.use_nnapi),
                                        ("XNNPACK", options.use_xnnpack)) if on]
     result.runtime_options = {"delegates": ", ".join(delegates) or "benchmark_model's defaults"}

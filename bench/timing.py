@@ -5,7 +5,9 @@ output back as a host numpy array the caller owns; copies both ways are inside t
 runtime (torch's from_numpy/.numpy(), ONNX Runtime's feeds and fetches or its GPU I/O binding copies, LiteRT's
 set_tensor/get_tensor, torch-cuda's host<->GPU copies). Loading (`init_ms`) and the first run (`first_ms`)
 are timed apart; then `warmup` untimed runs; then `runs` timed runs, from which mean, std, min, max and every
-percentile come. Nothing else runs meanwhile: peak memory is measured afterwards, in its own untimed pass
+percentile come; browser backends (ort-web, litert-web) time that span with the page's own clock
+(`Backend.own_clock_ms`, bench/backends/browser.py says what it covers). Nothing else runs meanwhile: peak
+memory is measured afterwards, in its own untimed pass
 (export/memory.py, `memory_pass`).
 """
 from __future__ import annotations
@@ -34,7 +36,10 @@ def one_run(backend, x: np.ndarray) -> np.ndarray:
 
 
 def one_run_ms(backend, x: np.ndarray) -> float:
-    return timed_ms(lambda: one_run(backend, x))
+    ms = timed_ms(lambda: one_run(backend, x))
+    # browser backends time the same span inside the page: the host's clock would time WebDriver's transport
+    own = getattr(backend, "own_clock_ms", lambda: None)()
+    return ms if own is None else own
 
 
 @dataclass

@@ -12,7 +12,7 @@ from .calibration import resolve_calibration
 from .contract import Source, contract_path
 from .integrity import portable_path
 from .job import ExportJob, artifact_name, say
-from .registry import get_exporter
+from .registry import check_converter, get_exporter
 
 UNTRAINED_SEED = 0
 DEFAULT_MIN_AGREEMENT = 0.98  # int8: pooled person-mask IoU with fp32 on held-out images, below which export fails
@@ -23,7 +23,7 @@ _WARNED_UNTRAINED: set[str] = set()
 def export_model(checkpoint: Path | None, encoder: str, fmt: str, precision: str = "fp32", *, out_dir: Path,
                  imgsz: tuple[int, int] | None = None, calib_dir: Path | None = None, calib_count: int | None = None,
                  force: bool = False, int8_io: bool = False, min_agreement: float = DEFAULT_MIN_AGREEMENT,
-                 holdout_dir: Path | None = None) -> Path:
+                 holdout_dir: Path | None = None, converter: str | None = None, quantizer: str | None = None) -> Path:
     """Export and return the artifact path; its contract is `contract_path(artifact)`.
 
     `checkpoint` None: the newest best.pt seg-train left for `encoder`, else untrained weights
@@ -32,15 +32,20 @@ def export_model(checkpoint: Path | None, encoder: str, fmt: str, precision: str
     int8: the person masks are compared with fp32's on held-out images (`holdout_dir`, default the
     checkpoint's val/images); below `min_agreement` the export fails (export.errors.FidelityError) and
     leaves nothing behind. `min_agreement=0` is the explicit way to keep an unchecked or unfaithful int8.
+
+    `converter`: the route for formats that have several (tflite: onnx2tf, the default, or litert-torch);
+    `quantizer`: litert-torch int8's quantizer (pt2e, the default, or aeq).
     """
     encoder = smp_encoder_name(encoder)
     exporter = get_exporter(fmt, precision)
     if int8_io and not (fmt == "tflite" and precision == "int8"):
         raise UserError("int8 input/output is only offered for tflite int8")
+    converter = check_converter(fmt, converter, precision)
+    route = _route_tag(converter, quantizer, precision, int8_io)
     ckpt = _resolve_checkpoint(checkpoint, encoder, imgsz)
     imgsz = _check_imgsz(imgsz or (tuple(ckpt.meta.imgsz) if ckpt else DEFAULT_IMGSZ))
     out_dir = Path(out_dir)
-    artifact = out_dir / artifact_name(encoder, imgsz, precision, exporter.suffix, int8_io)
+    artifact = out_dir / artifact_name(encoder, imgsz, precision, exporter.suffix, int8_io, route)
     if (artifact.exists() or contract_path(artifact).exists()) and not force:
         raise UserError(f"{artifact} already exists (pass --force to replace it)")
     min_agreement = _check_min_agreement(min_agreement)
@@ -63,8 +68,25 @@ def export_model(checkpoint: Path | None, encoder: str, fmt: str, precision: str
                         epoch=ckpt.meta.epoch, metrics=dict(ckpt.meta.metrics))
     job = ExportJob(model=model, encoder=encoder, imgsz=imgsz, precision=precision, artifact=artifact,
                     normalization=norm, source=source, checkpoint=ckpt, int8_io=int8_io, calibration=calib,
-                    holdout=holdout, min_agreement=min_agreement)
+                    holdout=holdout, min_agreement=min_agreement, converter=converter or "onnx2tf",
+                    quantizer=quantizer)
     return exporter.export(job)
+
+
+def _route_tag(converter: str, quantizer: str | None, precision: str, int8_io: bool) -> str:
+    """The artifact name's converter tag: '' for the default route, 'litert-torch' (+ '-aeq') for the other."""
+    from .formats.litert_torch import DEFAULT_QUANTIZER, QUANTIZERS
+
+    if converter != "litert-torch":
+        if quantizer is not None:
+            raise UserError("--int8-quantizer chooses litert-torch's quantizer: add --converter litert-torch")
+        return ""
+    if int8_io:
+        raise UserError("--int8-io is onnx2tf's option: litert-torch int8 models take the I/O types its "
+                        "quantizer gives them, and the contract says which")
+    if quantizer is not None and (quantizer not in QUANTIZERS or precision != "int8"):
+        raise UserError(f"--int8-quantizer takes {' or '.join(QUANTIZERS)}, for int8 only")
+    return "litert-torch" + (f"-{quantizer}" if quantizer not in (None, DEFAULT_QUANTIZER) else "")
 
 
 def _check_min_agreement(value: float) -> float:

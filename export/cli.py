@@ -18,7 +18,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--checkpoint", default=None,
                    help="a seg-train checkpoint, 'default' (the shipped EfficientNet-B0 person model) or 'none' "
                         "(untrained, latency only); unset: the newest runs/train/**/best.pt for the encoder, else untrained")
-    p.add_argument("--format", required=True, help="onnx | tflite | coreml | all")
+    p.add_argument("--format", required=True, help="onnx | tflite | coreml | executorch | all")
     p.add_argument("--precision", default=None,
                    help="fp32 | fp16 | int8 (default: the format's first; with --format all: every one)")
     p.add_argument("--imgsz", type=int, nargs=2, metavar=("H", "W"), default=None,
@@ -27,6 +27,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                    help="int8 calibration images (default: the checkpoint's train/images)")
     p.add_argument("--calib-count", type=int, default=None, help="calibration images to use (default 32)")
     p.add_argument("--int8-io", action="store_true", help="tflite int8 with int8 input/output tensors")
+    p.add_argument("--converter", default=None,
+                   help="tflite's route: onnx2tf (default) or litert-torch (Google's PyTorch converter, in its own "
+                        "environment made on first use; see README 'Routes to the phone')")
+    p.add_argument("--int8-quantizer", default=None,
+                   help="litert-torch int8: pt2e (PT2EQuantizer, default: the more faithful here) or aeq "
+                        "(ai-edge-quantizer static_wi8_ai8)")
     p.add_argument("--min-agreement", type=float, default=None,
                    help="int8: the pooled person-mask IoU with fp32 on held-out images below which the export fails "
                         "and leaves nothing (default 0.98; 0: export without the floor)")
@@ -67,14 +73,17 @@ def main(argv: list[str] | None = None) -> int:
         precision = args.precision or _default_precision(args.format)
         get_exporter(args.format, precision)
         try:
-            artifact = export_model(args.checkpoint, args.encoder, args.format, precision,
-                                    int8_io=args.int8_io, **options)
+            artifact = export_model(args.checkpoint, args.encoder, args.format, precision, int8_io=args.int8_io,
+                                    converter=args.converter, quantizer=args.int8_quantizer, **options)
         except ConversionError as err:
             print(f"seg-export: {args.format} {precision} failed: {err}", file=sys.stderr)
             return 1
         print(artifact)
         return 0
 
+    if args.converter or args.int8_quantizer:
+        raise UserError("--format all exports every format by its default route: --converter and --int8-quantizer "
+                        "go with one --format")
     from train.checkpoint import load_checkpoint
     from train.zoo import smp_encoder_name
 

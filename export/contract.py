@@ -25,7 +25,7 @@ READABLE_SCHEMAS = (1, 2)
 CONTRACT_SUFFIX = ".json"
 SCHEMA_FILE = Path(__file__).with_name("contract.schema.json")
 
-Format = Literal["onnx", "tflite", "coreml"]
+Format = Literal["onnx", "tflite", "coreml", "executorch"]
 Precision = Literal["fp32", "fp16", "int8"]
 Layout = Literal["NCHW", "NHWC"]
 DType = Literal["float32", "float16", "int8", "uint8"]

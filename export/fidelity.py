@@ -29,13 +29,18 @@ Runner = Callable[[np.ndarray], np.ndarray]  # HxWx3 uint8 RGB -> HxW float32 lo
 
 
 def load_runner(artifact: str | Path, threads: int = 2) -> Runner:
-    """A callable running one ONNX or TFLite artifact on CPU, as its contract says (checksum checked first)."""
+    """A callable running one ONNX, TFLite or ExecuTorch artifact on CPU, as its contract says (checksum checked first)."""
     artifact = Path(artifact)
     contract = read_contract(artifact)
     verify_artifact(artifact, contract)
     if contract.format == "tflite":
         runner = LiteRTRunner(artifact, threads=threads)
         return lambda rgb: output_to_logits(runner.run(to_input_tensor(rgb, contract)), contract)
+    if contract.format == "executorch":
+        from .executorch_runner import ExecuTorchRunner
+
+        pte = ExecuTorchRunner(artifact, threads=threads)
+        return lambda rgb: output_to_logits(pte.run(to_input_tensor(rgb, contract)), contract)
     if contract.format == "onnx":
         import onnxruntime as ort
 

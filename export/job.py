@@ -15,10 +15,12 @@ from .contract import ModelContract, Postprocess, Preprocess, Source, TensorSpec
 INT8_IO_SUFFIX = "-io8"
 
 
-def artifact_name(encoder: str, imgsz: tuple[int, int], precision: str, suffix: str, int8_io: bool = False) -> str:
-    """`efficientnet-b0-128x128-int8-io8.tflite`: encoder, input size, precision, integer I/O."""
+def artifact_name(encoder: str, imgsz: tuple[int, int], precision: str, suffix: str, int8_io: bool = False,
+                  route: str = "") -> str:
+    """`efficientnet-b0-128x128-int8-io8.tflite`: encoder, input size, precision, integer I/O, and the converter
+    where a format has several (`-litert-torch`; the default converter adds nothing)."""
     io = INT8_IO_SUFFIX if int8_io else ""
-    return f"{short_name(encoder)}-{imgsz[0]}x{imgsz[1]}-{precision}{io}{suffix}"
+    return f"{short_name(encoder)}-{imgsz[0]}x{imgsz[1]}-{precision}{io}{'-' + route if route else ''}{suffix}"
 
 
 def say(message: str) -> None:
@@ -40,6 +42,8 @@ class ExportJob:
     calibration: Any = None  # export.calibration.Calibration, for int8
     holdout: Path | None = None  # int8: held-out images for the mask agreement with fp32 (None: not measurable)
     min_agreement: float = 0.0  # int8: the floor that agreement must reach (0: explicitly unchecked)
+    converter: str = "onnx2tf"  # tflite: onnx2tf or litert-torch
+    quantizer: str | None = None  # litert-torch int8: aeq or pt2e (None: the default)
 
     @property
     def preprocess(self) -> Preprocess:

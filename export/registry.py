@@ -11,6 +11,7 @@ from typing import Protocol
 from train.errors import UserError
 
 from .formats.coreml import CoreMLExporter
+from .formats.executorch import ExecuTorchExporter
 from .formats.onnx import OnnxExporter
 from .formats.tflite import TFLiteExporter
 
@@ -23,8 +24,10 @@ class Exporter(Protocol):
     def export(self, job) -> Path: ...
 
 
-EXPORTERS: dict[str, Exporter] = {e.name: e for e in (OnnxExporter(), TFLiteExporter(), CoreMLExporter())}
+EXPORTERS: dict[str, Exporter] = {e.name: e for e in (OnnxExporter(), TFLiteExporter(), CoreMLExporter(),
+                                                    ExecuTorchExporter())}
 PRECISIONS = ("fp32", "fp16", "int8")
+CONVERTERS = {"tflite": ("onnx2tf", "litert-torch")}  # formats with more than one route; the first is the default
 
 
 def get_exporter(fmt: str, precision: str) -> Exporter:
@@ -40,6 +43,19 @@ def get_exporter(fmt: str, precision: str) -> Exporter:
     return exporter
 
 
+def check_converter(fmt: str, converter: str | None, precision: str) -> str:
+    """The converter for `fmt` (its default when None), refusing one the format does not have."""
+    routes = CONVERTERS.get(fmt, ())
+    if converter is None:
+        return routes[0] if routes else ""
+    if converter not in routes:
+        offered = f"tflite has {', '.join(CONVERTERS['tflite'])}" if fmt != "tflite" else ", ".join(routes)
+        raise UserError(f"--converter {converter} is not a route to {fmt} ({offered})")
+    if converter == "litert-torch" and precision == "fp16":
+        raise UserError("--converter litert-torch exports fp32 and int8, not fp16")
+    return converter
+
+
 def precision_matrix() -> str:
     return "; ".join(f"{e.name}: {'/'.join(e.precisions)}" for e in EXPORTERS.values())
 
@@ -50,6 +66,8 @@ def export_matrix(precision: str | None = None) -> list[tuple[str, str, bool]]:
         raise UserError(f"unknown precision {precision!r}: use {', '.join(PRECISIONS)}")
     jobs = []
     for exporter in EXPORTERS.values():
+        if not getattr(exporter, "in_format_all", True):  # asked for by name only (see the exporter)
+            continue
         for p in exporter.precisions:
             if precision in (None, p):
                 jobs.append((exporter.name, p, False))

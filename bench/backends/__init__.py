@@ -6,15 +6,19 @@ from train.errors import UserError
 from .android import Android
 from .base import Backend, BackendOptions, ProviderFallback
 from .coreml import CoreML
+from .executorch import ExecuTorch
+from .litert_web import LiteRTWeb
 from .ort_cpu import OrtCPU
 from .ort_cuda import OrtCUDA
 from .ort_trt import OrtTensorRT
+from .ort_web import OrtWeb
 from .tflite import TFLite
 from .torch_cpu import TorchCPU
 from .torch_cuda import TorchCUDA
 
 BACKENDS: dict[str, type[Backend]] = {cls.name: cls for cls in (
-    TorchCPU, TorchCUDA, OrtCPU, OrtCUDA, OrtTensorRT, TFLite, CoreML, Android,
+    TorchCPU, TorchCUDA, OrtCPU, OrtCUDA, OrtTensorRT, TFLite, CoreML, ExecuTorch, Android,
+    OrtWeb, LiteRTWeb,  # headless Chromium (browser.py)
 )}
 
 

@@ -25,6 +25,7 @@ class BackendOptions:
     trt_fp16: bool = False  # ort-trt: let TensorRT build fp16 kernels
     # android (TFLite benchmark_model over adb)
     benchmark_model: Path | None = None
+    executor_runner: Path | None = None  # ExecuTorch's, for .pte on the phone
     serials: list[str] = field(default_factory=list)
     use_gpu: bool = False
     use_nnapi: bool = False
@@ -86,6 +87,11 @@ class Backend:
         out = self.infer(self.prepare(x))
         self.synchronize()
         return self.fetch(out)
+
+    def own_clock_ms(self) -> float | None:
+        """The last run's time by the runtime's own clock, where the host's clock would time a harness rather than
+        the runtime (browser pages, bench/backends/browser.py); None: the host clock times `run` (the rule)."""
+        return None
 
     def gpu_memory_mb(self) -> float | None:
         """GPU memory in use now (MB), polled during the row; None for CPU backends."""

@@ -36,6 +36,10 @@ class TFLiteExporter:
     precisions = ("fp32", "fp16", "int8")
 
     def export(self, job: ExportJob) -> Path:
+        if job.converter == "litert-torch":  # the other route to the same format, its own module
+            from .litert_torch import DEFAULT_QUANTIZER, export_litert_torch
+
+            return export_litert_torch(job, job.quantizer or DEFAULT_QUANTIZER)
         onnx_path = fp32_onnx(job)
         float32 = convert.onnx_to_tflite(onnx_path)
         notes = [f"converted from {onnx_path.name} by onnx2tf (flatbuffer_direct); NHWC I/O"]
@@ -142,21 +146,22 @@ def check_against_onnx(path: Path, contract: ModelContract, onnx_path: Path, pre
             f"(logits up to {scale:.1f})")
 
 
-def held_out_agreement(path: Path, contract: ModelContract, onnx_path: Path, job: ExportJob) -> Fidelity:
+def held_out_agreement(path: Path, contract: ModelContract, onnx_path: Path, job: ExportJob,
+                       fmt: str = "tflite") -> Fidelity:
     """int8 vs fp32 person masks on a few held-out real images; FidelityError below `job.min_agreement`.
 
     The artifact is still the temporary file here: raising leaves neither it nor its contract behind."""
     from ..fidelity import compare_masks, list_images
 
     if job.holdout is None:  # untrained weights, or a checkpoint without held-out images and the floor at 0
-        say("tflite: int8 agreement with fp32 not measured (no held-out images)")
+        say(f"{fmt}: int8 agreement with fp32 not measured (no held-out images)")
         return Fidelity(AGREEMENT_METRIC, None, job.min_agreement, 0, None)
     write_contract(contract, path)  # beside the temporary file, so the runner can read it
     stats = isolated_check("the int8 fidelity check", compare_masks, onnx_path, path,
                            list_images(job.holdout, FIDELITY_IMAGES))
     fidelity = Fidelity(AGREEMENT_METRIC, float(stats["pooled_iou"]), job.min_agreement, int(stats["images"]),
                         display_path(job.holdout))
-    say(f"tflite: {describe_fidelity(fidelity)}")
+    say(f"{fmt}: {describe_fidelity(fidelity)}")
     if fidelity.agreement < job.min_agreement:
         raise FidelityError(f"int8 masks agree with fp32 at {fidelity.agreement:.4f} (pooled IoU on {fidelity.images} "
                             f"held-out images of {fidelity.held_out}), below --min-agreement {job.min_agreement:g}: "

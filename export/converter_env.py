@@ -1,0 +1,126 @@
+"""The LiteRT-Torch converter's own environment, made once on demand and reused.
+
+    .venv/bin/python -m export.converter_env [--create]     # where it is; --create makes it (.ci/install does)
+
+Why a second environment: onnx2tf 2.6.9 (our TFLite route) pins ai-edge-litert==2.1.2, while litert-torch
+0.10 and ai-edge-quantizer 0.10 need ai-edge-litert 2.3.0 and xdsl caps typing-extensions below 4.13: no
+single environment holds both routes. So the LiteRT-Torch conversion runs as a subprocess in a venv (same
+base Python) whose site-packages holds only what conflicts or is missing (export/litert_torch_requirements.txt,
+exact pins) plus a .pth that adds the main environment's site-packages *after* its own: torch, smp, numpy
+and this toolkit come from the main environment, nothing large is downloaded twice, and the newer packages
+shadow the older ones only inside that subprocess. It lives under $SEG_CONVERTER_ENVS (default
+~/.cache/person-seg-toolkit), keyed by the pins, the main environment and the Python version.
+"""
+from __future__ import annotations
+
+import argparse
+import fcntl
+import hashlib
+import os
+import shutil
+import subprocess
+import sys
+import sysconfig
+from pathlib import Path
+
+from train.errors import UserError, cli_entry
+
+from .job import say
+
+REQUIREMENTS = Path(__file__).with_name("litert_torch_requirements.txt")
+ENV_VAR = "SEG_CONVERTER_ENVS"
+READY = "seg-ready"  # written last: a folder without it is an interrupted creation
+CHECK_IMPORTS = "import torch._dynamo, litert_torch, ai_edge_quantizer, segmentation_models_pytorch, export"
+
+
+def envs_root() -> Path:
+    if os.environ.get(ENV_VAR):
+        return Path(os.environ[ENV_VAR])
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "person-seg-toolkit"
+
+
+def main_site_packages() -> str:
+    return sysconfig.get_paths()["purelib"]
+
+
+def env_dir(requirements: Path = REQUIREMENTS) -> Path:
+    key = hashlib.sha256("\n".join((requirements.read_text(), main_site_packages(), sys.version)).encode())
+    return envs_root() / f"litert-torch-{key.hexdigest()[:12]}"
+
+
+def env_python(target: Path) -> Path:
+    return target / "bin" / "python"
+
+
+def ensure_env(requirements: Path = REQUIREMENTS, pip_args: tuple[str, ...] = ()) -> Path:
+    """The environment's python, creating the environment first if it is not there (one process at a time)."""
+    target = env_dir(requirements)
+    if (target / READY).is_file():
+        return env_python(target)
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        lock = open(target.parent / f"{target.name}.lock", "w")
+    except OSError as err:
+        raise UserError(f"cannot create the LiteRT-Torch environment under {target.parent}: {err.strerror} "
+                        f"(set {ENV_VAR} to a writable folder)") from None
+    with lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # another seg-export may be creating it right now
+        if not (target / READY).is_file():
+            create_env(target, requirements, pip_args)
+    return env_python(target)
+
+
+def create_env(target: Path, requirements: Path, pip_args: tuple[str, ...] = ()) -> None:
+    """Make the environment in a temporary folder and move it into place only once it imports."""
+    tmp = target.with_name(f"{target.name}.tmp{os.getpid()}")
+    shutil.rmtree(tmp, ignore_errors=True)
+    say(f"creating the LiteRT-Torch converter environment in {target} (once; about 1 GB of packages)")
+    base_python = getattr(sys, "_base_executable", None) or sys.executable
+    try:
+        _step([base_python, "-m", "venv", str(tmp)], "python -m venv")
+        python = env_python(tmp)
+        site = subprocess.run([str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+                              capture_output=True, text=True, check=True).stdout.strip()
+        # `import` lines in a .pth run at start-up: addsitedir also runs the main env's own .pth files
+        # (this toolkit's editable install), and appends, so this env's packages come first
+        Path(site, "zz-main-environment.pth").write_text(
+            f"import site; site.addsitedir({main_site_packages()!r})\n")
+        _step([str(python), "-m", "pip", "install", "--disable-pip-version-check", "-q", "-r", str(requirements),
+               *pip_args], "pip install")
+        _step([str(python), "-c", CHECK_IMPORTS], "the import check")
+        (tmp / READY).write_text(requirements.read_text())
+        shutil.rmtree(target, ignore_errors=True)  # an interrupted earlier attempt
+        os.replace(tmp, target)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+
+
+def _step(cmd: list[str], what: str) -> None:
+    try:
+        done = subprocess.run(cmd, capture_output=True, text=True)
+    except OSError as err:
+        raise UserError(f"could not create the LiteRT-Torch environment: {what}: {err.strerror}") from None
+    if done.returncode != 0:
+        lines = [line.strip() for line in (done.stderr + done.stdout).splitlines()
+                 if line.strip() and not line.startswith("WARNING: Location")]
+        errors = [line for line in lines if "error" in line.lower()] or lines
+        raise UserError(f"could not create the LiteRT-Torch environment: {what} exited with {done.returncode}: "
+                        f"{errors[-1] if errors else 'no output'}")
+
+
+@cli_entry("export.converter_env")
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="python -m export.converter_env", description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--create", action="store_true", help="create it now if it is not there")
+    args = p.parse_args(argv)
+    target = env_dir()
+    if args.create:
+        ensure_env()
+    print(f"{target} ({'ready' if (target / READY).is_file() else 'not created yet'})")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,99 @@
+"""TFLite through Google's LiteRT-Torch (`seg-export --format tflite --converter litert-torch`): fp32 and int8.
+
+PyTorch -> litert_torch.convert -> .tflite with NHWC I/O, run as a subprocess in the converter's own
+environment (export/converter_env.py: its packages conflict with onnx2tf's). int8 is calibrated on the same
+real training images as the onnx2tf route, by one of two quantizers (export/litert_torch_convert.py):
+`pt2e` (PT2EQuantizer in PyTorch, the default: the more faithful on the default model, README "Routes to the
+phone") or `aeq` (ai-edge-quantizer's static_wi8_ai8 on the float .tflite). Input and output dtypes
+and quantization are read back from the file into the contract, so int8 I/O is described, never guessed.
+The checks are the onnx2tf route's: fp32 against the ONNX, int8 masks against fp32 with the same floor.
+"""
+from __future__ import annotations
+
+import json
+import subprocess
+import time
+from pathlib import Path
+
+import numpy as np
+
+from train.atomic import atomic_path
+
+from .. import tflite_convert as convert
+from ..contract import write_contract
+from ..converter_env import REQUIREMENTS, ensure_env
+from ..errors import ConversionError
+from ..job import ExportJob, say
+from .tflite import check_against_onnx, describe, describe_fidelity, fp32_onnx, held_out_agreement, isolated_check
+
+CONVERTER = "litert-torch"
+QUANTIZERS = ("pt2e", "aeq")
+DEFAULT_QUANTIZER = "pt2e"  # masks closer to fp32 than aeq's on CCP val and test (README "Routes to the phone")
+TIMEOUT_S = 3600
+
+
+def export_litert_torch(job: ExportJob, quantizer: str = DEFAULT_QUANTIZER) -> Path:
+    import torch
+
+    python = ensure_env()  # first: a missing environment fails before any work
+    onnx_path = fp32_onnx(job)  # the reference for the checks
+    work = convert.workspace() / f"litert-torch-{job.precision}-{time.monotonic_ns()}"
+    work.mkdir()
+    torch.save(job.model, work / "model.pt")
+    h, w = job.imgsz
+    cmd = [str(python), "-m", "export.litert_torch_convert", str(work / "model.pt"), str(work / "model.tflite"),
+           "--imgsz", str(h), str(w)]
+    int8 = job.precision == "int8"
+    if int8:
+        np.save(work / "calib.npy", np.stack(list(job.calibration.tensors(job.preprocess, job.imgsz))))
+        cmd += ["--calib", str(work / "calib.npy"), "--quantizer", quantizer]
+    say(f"tflite: litert-torch is converting {job.encoder} at {h}x{w} ({job.precision}"
+        f"{', ' + quantizer if int8 else ''})")
+    report = run_converter(cmd, work)
+    notes = [f"converted from PyTorch by litert-torch {report['litert-torch']} (torch.export); NHWC I/O"]
+    if int8:
+        notes.append(f"int8 by {quantizer_description(quantizer)}, calibrated on {job.calibration.origin}")
+    with atomic_path(job.artifact) as tmp:
+        tmp.write_bytes((work / "model.tflite").read_bytes())
+        input_spec, output_spec = describe(tmp, job.imgsz)
+        if int8:
+            notes.append(f"I/O: input {input_spec.dtype}, output {output_spec.dtype} (quantization in the tensors)")
+        contract = job.contract("tflite", job.artifact, input_spec, output_spec, tools=tool_versions(), notes=notes)
+        if int8:
+            contract.fidelity = held_out_agreement(tmp, contract, onnx_path, job)
+            contract.notes.append(describe_fidelity(contract.fidelity))
+        else:
+            contract.notes.append(isolated_check("the TFLite check against ONNX", check_against_onnx,
+                                                 tmp, contract, onnx_path, job.precision))
+    write_contract(contract, job.artifact)
+    return job.artifact
+
+
+def quantizer_description(quantizer: str) -> str:
+    return {"aeq": "ai-edge-quantizer static_wi8_ai8 (int8 weights and activations, min/max)",
+            "pt2e": "litert-torch PT2EQuantizer (symmetric, per-channel weights, static activations)"}[quantizer]
+
+
+def run_converter(cmd: list[str], work: Path) -> dict:
+    """The converter subprocess; its log is kept in the workspace, its last error line becomes the message."""
+    try:
+        done = subprocess.run(cmd, capture_output=True, text=True, timeout=TIMEOUT_S, cwd=work,
+                              preexec_fn=convert._die_with_parent)
+    except subprocess.TimeoutExpired:
+        raise ConversionError(f"litert-torch ran past {TIMEOUT_S} s") from None
+    (work / "litert-torch.log").write_text(done.stdout + done.stderr)
+    if done.returncode < 0:
+        raise ConversionError(f"litert-torch was killed by signal {-done.returncode}")
+    lines = [line for line in done.stdout.splitlines() if line.startswith("{")]
+    if done.returncode != 0 or not lines:
+        tail = [line for line in done.stderr.splitlines() if line.strip()]
+        raise ConversionError(f"litert-torch exited with {done.returncode}: {tail[-1] if tail else 'no output'}")
+    return json.loads(lines[-1])
+
+
+def tool_versions() -> dict[str, str]:
+    """The converter environment's versions (not the main environment's LiteRT)."""
+    pins = dict(line.split("==") for line in REQUIREMENTS.read_text().splitlines()
+                if "==" in line and not line.startswith("#"))
+    return {"converter": CONVERTER, **{name: pins[name] for name in ("litert-torch", "ai-edge-quantizer",
+                                                                      "ai-edge-litert")}}
