@@ -105,6 +105,11 @@ def stamp_matches(stamp: Path, expected: dict) -> bool:
         return False
 
 
+def portable(command: list[str], out: Path) -> list[str]:
+    """A command as a stamp keeps it: the study folder's own path left out, so a moved study is still done."""
+    return [arg.replace(str(out), "<study>") for arg in command[1:]]
+
+
 def write_stamp(stamp: Path, inputs: dict) -> None:
     tmp = stamp.with_name(f".{stamp.name}.tmp")
     tmp.write_text(json.dumps(inputs, indent=2) + "\n")
@@ -142,7 +147,7 @@ def export_step(steps: Steps, preset: Preset, encoder: str, dataset: str, checkp
     # the study measures every export, int8 included (its bench rows report parity with PyTorch and IoU):
     # int8 exports below seg-export's fidelity floor are kept and measured, their agreement in the contract
     source = Path(checkpoint[1]) if checkpoint[0] == "--checkpoint" else None
-    inputs = {"command": command[1:],  # a retrained checkpoint at the same path is a new input
+    inputs = {"command": portable(command, out),  # a retrained checkpoint at the same path is a new input
               "checkpoint_sha256": file_sha256(source) if source is not None and source.is_file() else None}
     stamp = export_dir / "study-stamp.json"
     if stamp_matches(stamp, inputs):
@@ -164,7 +169,7 @@ def bench_step(steps: Steps, preset: Preset, encoders, dataset: str, data: list[
                    *preset.bench_args, *(["--threads", str(threads)] if threads else []),
                    *(preset.latency_only_args if i and data else [])]  # last: they override; --force: a re-run replaces
         outs.append(bench_out)
-        inputs, stamp = {"command": command[1:], "exports": stamps}, bench_out / "study-stamp.json"
+        inputs, stamp = {"command": portable(command, out), "exports": stamps}, bench_out / "study-stamp.json"
         if preset.checkpoint is None and stamp_matches(stamp, inputs):
             print(f"seg-study: {bench_out} already measured these exports: not redone")
             continue

@@ -12,7 +12,7 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import ROOT, android_script
+from conftest import android_script
 
 from export.contract import ModelContract, contract_path, read_contract
 from export.integrity import artifact_digest, locate_checkpoint, portable_path, verify_artifact
@@ -127,12 +127,6 @@ def test_seg_bench_refuses_to_replace_results_without_force(exported, tmp_path, 
     assert "elsewhere.json" in _one_line(capsys.readouterr().err)
     assert main([*argv, "--force"]) == 0
     assert json.loads((out / "results.json").read_text())["results"][0]["status"] == "ok" and report.exists()
-
-
-def test_study_reruns_bench_with_force():
-    source = (ROOT / "bench" / "study.py").read_text()
-    bench_call = source[source.index('_tool("seg-bench"), "--encoder"'):]
-    assert '"--force"' in bench_call[:bench_call.index("\n    steps.run")]
 
 
 # --- checksummed, relocatable contracts ----------------------------------------------------------------------

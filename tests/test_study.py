@@ -50,6 +50,17 @@ def test_finished_training_is_not_retrained_and_done_steps_are_not_redone(tiny_s
     assert "already trained (3/3 epochs): not retrained" in out and "not redone" in out
 
 
+def test_a_bench_whose_inputs_changed_runs_again_over_its_old_results(tiny_study, tmp_path, monkeypatch):
+    copy = tmp_path / "study"
+    shutil.copytree(tiny_study, copy)
+    (copy / "bench" / "ccp" / "t1" / "study-stamp.json").unlink()  # as if its exports had changed
+    before = (copy / "bench" / "ccp" / "t1" / "results.json").read_text()
+    assert run_study(copy, monkeypatch) == 0
+    steps = json.loads((copy / "steps.json").read_text())
+    assert [(s["step"], s["rc"]) for s in steps] == [("bench ccp (1 threads)", 0), ("paper tables ccp", 0)]
+    assert (copy / "bench" / "ccp" / "t1" / "results.json").read_text() != before  # replaced, not refused
+
+
 def test_a_stopped_training_resumes_and_a_new_checkpoint_is_exported_again(tiny_study, tmp_path, monkeypatch):
     copy = tmp_path / "study"
     shutil.copytree(tiny_study, copy)
@@ -103,7 +114,7 @@ def test_results_md_numbers_come_from_the_json(collected):
     assert seg_results(["--results", str(results), "--doc", str(doc)]) == 0
     text = doc.read_text()
     assert "| 0.877 / " in text and "| 0.988 |" in text and "| 4321.0 |" in text
-    assert "EfficientNet-B0 0.877. Best: EfficientNet-B0" in text
+    assert "(test split, torch fp32 IoU): EfficientNet-B0 0.877." in text
     assert (doc.parent / "results_iou_vs_latency.png").stat().st_size > 10_000
     assert "do not edit by hand" in text
 
@@ -136,3 +147,17 @@ def test_collecting_keeps_rows_of_other_devices(collected, tiny_study):
 def test_not_a_study_folder_is_one_line(tmp_path, capsys):
     assert seg_results(["--study", str(tmp_path), "--results", str(tmp_path / "r.json")]) == 2
     assert "not a seg-study folder" in capsys.readouterr().err
+
+
+def test_the_answer_gives_margins_from_the_rows(collected):
+    from bench.results_doc import answer
+
+    effb0 = read_results(collected[0])["rows"][0]
+    effb0 = {**effb0, "iou": 0.9, "latency": [{**lat, "p50_ms": 10.0} for lat in effb0["latency"]]}
+    resnext = {**effb0, "encoder": "resnext50", "iou": 0.85, "latency": [{**lat, "p50_ms": 30.0} for lat in effb0["latency"]]}
+    for lat in effb0["latency"] + resnext["latency"]:
+        lat.update(runtime="tflite", precision="int8", artifact="x-int8.tflite")
+    line, = answer([resnext, effb0])
+    assert "EfficientNet-B0 0.900, ResNeXt-50 0.850. Best: EfficientNet-B0, by 0.050." in line
+    assert "p50: EfficientNet-B0 10.0 ms, ResNeXt-50 30.0 ms" in line
+    assert "ResNeXt-50: -0.050 IoU against the best, 3.0x the fastest's int8 latency." in line

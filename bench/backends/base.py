@@ -124,3 +124,22 @@ def weights_mb(model) -> float:
     """fp32 parameters and buffers of a torch module, in MB."""
     tensors = [*model.parameters(), *model.buffers()]
     return sum(t.numel() * t.element_size() for t in tensors) / 2**20
+
+
+class RunnerBackend(Backend):
+    """A runtime driven through one of export's runners (put, invoke, get: LiteRT's, ExecuTorch's); `load` sets
+    `self.runner`. The three phases stay apart because the timing rule times all three."""
+
+    runner: Any = None
+
+    def prepare(self, x: np.ndarray) -> Any:
+        self.runner.put(x)
+
+    def infer(self, staged: Any) -> Any:
+        self.runner.invoke()
+
+    def fetch(self, output: Any) -> np.ndarray:
+        return self.runner.get()
+
+    def close(self) -> None:
+        self.runner = None

@@ -5,10 +5,10 @@ from pathlib import Path
 
 from export.contract import ModelContract
 
-from .base import Backend
+from .base import RunnerBackend
 
 
-class ExecuTorch(Backend):
+class ExecuTorch(RunnerBackend):
     name = "executorch"
     formats = ("executorch",)
 
@@ -25,15 +25,6 @@ class ExecuTorch(Backend):
         self.runner = ExecuTorchRunner(artifact, threads=self.options.cpu_threads)
         self.threads = self.runner.threads
 
-    def prepare(self, x):  # the runner's phases one by one: the timing rule times all three
-        self.runner.put(x)
-
-    def infer(self, staged):
-        self.runner.invoke()
-
-    def fetch(self, output):
-        return self.runner.get()
-
     def row_settings(self) -> dict:
         return {"runtime_options": {"delegate": "XNNPACK (lowered into the .pte)", "num_threads": str(self.threads)}}
 
@@ -41,6 +32,3 @@ class ExecuTorch(Backend):
         from export.executorch_runner import runtime_version
 
         return {"executorch": runtime_version()}
-
-    def close(self) -> None:
-        self.runner = None

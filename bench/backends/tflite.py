@@ -8,10 +8,10 @@ import numpy as np
 from export.contract import ModelContract
 from train.errors import UserError
 
-from .base import Backend
+from .base import RunnerBackend
 
 
-class TFLite(Backend):
+class TFLite(RunnerBackend):
     name = "tflite"
     formats = ("tflite",)
 
@@ -31,15 +31,6 @@ class TFLite(Backend):
         runner.input = _only_match(runner.inputs, contract.input.shape, contract.input.dtype, "input", artifact)
         runner.output = _only_match(runner.outputs, contract.output.shape, contract.output.dtype, "output", artifact)
 
-    def prepare(self, x):  # the runner's phases one by one: the timing rule times all three
-        self.runner.put(x)
-
-    def infer(self, staged):
-        self.runner.invoke()
-
-    def fetch(self, output):
-        return self.runner.get()
-
     def row_settings(self) -> dict:
         return {"runtime_options": {"delegate": "XNNPACK (the interpreter's default)",
                                     "num_threads": str(self.threads)}}
@@ -48,9 +39,6 @@ class TFLite(Backend):
         import ai_edge_litert
 
         return {"ai-edge-litert": getattr(ai_edge_litert, "__version__", "?")}
-
-    def close(self) -> None:
-        self.runner = None
 
 
 def _only_match(details: list[dict], shape: list[int], dtype: str, what: str, artifact: Path) -> dict:

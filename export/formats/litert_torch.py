@@ -24,7 +24,7 @@ from ..contract import write_contract
 from ..converter_env import REQUIREMENTS, ensure_env
 from ..errors import ConversionError
 from ..job import ExportJob, say
-from .tflite import check_against_onnx, describe, describe_fidelity, fp32_onnx, held_out_agreement, isolated_check
+from .tflite import checked_contract, fp32_onnx
 
 CONVERTER = "litert-torch"
 QUANTIZERS = ("pt2e", "aeq")
@@ -55,16 +55,10 @@ def export_litert_torch(job: ExportJob, quantizer: str = DEFAULT_QUANTIZER) -> P
         notes.append(f"int8 by {quantizer_description(quantizer)}, calibrated on {job.calibration.origin}")
     with atomic_path(job.artifact) as tmp:
         tmp.write_bytes((work / "model.tflite").read_bytes())
-        input_spec, output_spec = describe(tmp, job.imgsz)
+        contract = checked_contract(tmp, job, onnx_path, tool_versions(), notes)
         if int8:
-            notes.append(f"I/O: input {input_spec.dtype}, output {output_spec.dtype} (quantization in the tensors)")
-        contract = job.contract("tflite", job.artifact, input_spec, output_spec, tools=tool_versions(), notes=notes)
-        if int8:
-            contract.fidelity = held_out_agreement(tmp, contract, onnx_path, job)
-            contract.notes.append(describe_fidelity(contract.fidelity))
-        else:
-            contract.notes.append(isolated_check("the TFLite check against ONNX", check_against_onnx,
-                                                 tmp, contract, onnx_path, job.precision))
+            contract.notes.append(f"I/O: input {contract.input.dtype}, output {contract.output.dtype} "
+                                  "(quantization in the tensors)")
     write_contract(contract, job.artifact)
     return job.artifact
 

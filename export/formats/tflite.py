@@ -55,17 +55,23 @@ class TFLiteExporter:
             model_bytes = float32.read_bytes()
         with atomic_path(job.artifact) as tmp:
             tmp.write_bytes(model_bytes)
-            input_spec, output_spec = describe(tmp, job.imgsz)
-            contract = job.contract(self.name, job.artifact, input_spec, output_spec,
-                                    tools=convert.tool_versions(), notes=notes)
-            if job.precision == "int8":  # a random input says little about int8: real images do
-                contract.fidelity = held_out_agreement(tmp, contract, onnx_path, job)  # raises below the floor
-                contract.notes.append(describe_fidelity(contract.fidelity))
-            else:
-                contract.notes.append(isolated_check("the TFLite check against ONNX", check_against_onnx,
-                                                     tmp, contract, onnx_path, job.precision))
+            contract = checked_contract(tmp, job, onnx_path, convert.tool_versions(), notes)
         write_contract(contract, job.artifact)
         return job.artifact
+
+
+def checked_contract(tmp: Path, job: ExportJob, onnx_path: Path, tools: dict, notes: list[str]) -> ModelContract:
+    """The contract of the .tflite just written at `tmp` (by either converter): tensors read from the file, int8
+    masks held to the floor against the fp32 ONNX on real images, float outputs checked against the ONNX."""
+    input_spec, output_spec = describe(tmp, job.imgsz)
+    contract = job.contract("tflite", job.artifact, input_spec, output_spec, tools=tools, notes=notes)
+    if job.precision == "int8":  # a random input says little about int8: real images do
+        contract.fidelity = held_out_agreement(tmp, contract, onnx_path, job)  # raises below the floor
+        contract.notes.append(describe_fidelity(contract.fidelity))
+    else:
+        contract.notes.append(isolated_check("the TFLite check against ONNX", check_against_onnx,
+                                             tmp, contract, onnx_path, job.precision))
+    return contract
 
 
 def isolated_check(what: str, check, *args):
