@@ -17,6 +17,7 @@ import argparse
 import fcntl
 import hashlib
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -70,8 +71,24 @@ def ensure_env(requirements: Path = REQUIREMENTS, pip_args: tuple[str, ...] = ()
     return env_python(target)
 
 
+def remove_orphans(root: Path) -> list[Path]:
+    """Delete converter environments whose main environment is gone (each clone's .venv keys its own, ~1 GB):
+    nothing can use them any more."""
+    removed = []
+    for env in root.glob("litert-torch-*"):
+        links = list(env.glob("lib/python*/site-packages/zz-main-environment.pth")) if env.is_dir() else []
+        match = re.search(r"addsitedir\((['\"])(.*)\1\)", links[0].read_text()) if links else None
+        if match and not Path(match.group(2)).is_dir():
+            shutil.rmtree(env, ignore_errors=True)
+            env.with_name(f"{env.name}.lock").unlink(missing_ok=True)
+            removed.append(env)
+    return removed
+
+
 def create_env(target: Path, requirements: Path, pip_args: tuple[str, ...] = ()) -> None:
     """Make the environment in a temporary folder and move it into place only once it imports."""
+    for gone in remove_orphans(target.parent):
+        say(f"removed {gone.name}: its main environment no longer exists")
     tmp = target.with_name(f"{target.name}.tmp{os.getpid()}")
     shutil.rmtree(tmp, ignore_errors=True)
     say(f"creating the LiteRT-Torch converter environment in {target} (once; about 1 GB of packages)")

@@ -3,13 +3,28 @@
 environment's failures as one line."""
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from export.contract import read_contract
-from export.converter_env import create_env, ensure_env
+from export.converter_env import create_env, ensure_env, remove_orphans
 from export.fidelity import compare_masks
 from export.isolated import run_isolated
 from train.errors import UserError
+
+
+def test_environments_of_deleted_main_environments_are_removed(tmp_path):
+    def env(name: str, main: Path) -> Path:
+        site = tmp_path / name / "lib" / "python3.12" / "site-packages"
+        site.mkdir(parents=True)
+        (site / "zz-main-environment.pth").write_text(f"import site; site.addsitedir({str(main)!r})\n")
+        (tmp_path / f"{name}.lock").touch()
+        return tmp_path / name
+
+    alive, orphan = env("litert-torch-aaa", tmp_path), env("litert-torch-bbb", tmp_path / "gone-clone" / "site-packages")
+    assert remove_orphans(tmp_path) == [orphan]
+    assert alive.is_dir() and not orphan.exists() and not (tmp_path / "litert-torch-bbb.lock").exists()
 
 
 def test_environment_creation_failing_is_one_clear_line(tmp_path):
