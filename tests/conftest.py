@@ -104,3 +104,14 @@ def copy_tree(tmp_path):
         shutil.copytree(src, dst)
         return dst
     return copy
+
+
+def install_fake_adb(tmp_path: Path, monkeypatch) -> None:
+    """tests/fixtures/benchmark_model/fake_adb.py as `adb`, first on PATH, its device state under tmp_path."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    adb = bin_dir / "adb"
+    adb.write_text(f"#!/bin/sh\nexec {sys.executable} {ROOT / 'tests' / 'fixtures' / 'benchmark_model' / 'fake_adb.py'} \"$@\"\n")
+    adb.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ['PATH']}")
+    monkeypatch.setenv("FAKE_ADB_STATE", str(tmp_path / "adb-state"))

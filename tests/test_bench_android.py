@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import json
 import os
-import sys
 from pathlib import Path
 
 import pytest
 
 from bench.benchmark_model_output import BenchmarkOutputError, parse_benchmark_output
 from bench.cli import main
+from conftest import install_fake_adb
 from export.contract import ModelContract, Postprocess, Preprocess, Source, TensorSpec, write_contract
 
 FIXTURES = Path(__file__).parent / "fixtures" / "benchmark_model"
@@ -58,13 +58,7 @@ def phone(tmp_path, monkeypatch):
         postprocess=Postprocess(), source=Source("efficientnet-b0", None, None, trained=False)), model)
     binary = tmp_path / "benchmark_model"
     binary.write_bytes(b"\x7fELF")
-    bin_dir = tmp_path / "bin"
-    bin_dir.mkdir()
-    adb = bin_dir / "adb"
-    adb.write_text(f"#!/bin/sh\nexec {sys.executable} {FIXTURES / 'fake_adb.py'} \"$@\"\n")
-    adb.chmod(0o755)
-    monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ['PATH']}")
-    monkeypatch.setenv("FAKE_ADB_STATE", str(tmp_path / "adb-state"))
+    install_fake_adb(tmp_path, monkeypatch)
 
     def run(devices: dict[str, str], outputs: dict[str, str], *extra: str) -> tuple[int, list[dict]]:
         monkeypatch.setenv("FAKE_ADB_DEVICES", ",".join(f"{s}={st}" for s, st in devices.items()))

@@ -3,14 +3,13 @@ end with the fake `adb` (tests/fixtures/benchmark_model/fake_adb.py) replaying t
 from __future__ import annotations
 
 import json
-import os
-import sys
 from pathlib import Path
 
 import pytest
 
 from bench.benchmark_model_output import BenchmarkOutputError
 from bench.cli import main
+from conftest import install_fake_adb
 from bench.executor_runner_output import parse_executor_runner_output
 from export.contract import ModelContract, Postprocess, Preprocess, Source, TensorSpec, write_contract
 
@@ -42,13 +41,7 @@ def phone(tmp_path, monkeypatch):
         postprocess=Postprocess(), source=Source("efficientnet-b0", None, None, trained=False)), model)
     runner = tmp_path / "executor_runner"
     runner.write_bytes(b"\x7fELF")
-    bin_dir = tmp_path / "bin"
-    bin_dir.mkdir()
-    adb = bin_dir / "adb"
-    adb.write_text(f"#!/bin/sh\nexec {sys.executable} {FIXTURES / 'benchmark_model' / 'fake_adb.py'} \"$@\"\n")
-    adb.chmod(0o755)
-    monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ['PATH']}")
-    monkeypatch.setenv("FAKE_ADB_STATE", str(tmp_path / "adb-state"))
+    install_fake_adb(tmp_path, monkeypatch)
 
     def run(outputs: dict[str, str], *extra: str) -> tuple[int, list[dict]]:
         monkeypatch.setenv("FAKE_ADB_DEVICES", ",".join(f"{s}=device" for s in outputs))
