@@ -19,6 +19,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from train.atomic import write_text_atomic
 from train.checkpoint import file_sha256
 from train.errors import UserError, cli_entry
 
@@ -111,9 +112,7 @@ def portable(command: list[str], out: Path) -> list[str]:
 
 
 def write_stamp(stamp: Path, inputs: dict) -> None:
-    tmp = stamp.with_name(f".{stamp.name}.tmp")
-    tmp.write_text(json.dumps(inputs, indent=2) + "\n")
-    tmp.replace(stamp)
+    write_text_atomic(stamp, json.dumps(inputs, indent=2) + "\n")
 
 
 def train_step(steps: Steps, preset: Preset, encoder: str, dataset: str, root: Path, out: Path, args) -> Path | None:
