@@ -23,7 +23,8 @@ _WARNED_UNTRAINED: set[str] = set()
 def export_model(checkpoint: Path | None, encoder: str, fmt: str, precision: str = "fp32", *, out_dir: Path,
                  imgsz: tuple[int, int] | None = None, calib_dir: Path | None = None, calib_count: int | None = None,
                  force: bool = False, int8_io: bool = False, min_agreement: float = DEFAULT_MIN_AGREEMENT,
-                 holdout_dir: Path | None = None, converter: str | None = None, quantizer: str | None = None) -> Path:
+                 holdout_dir: Path | None = None, converter: str | None = None, quantizer: str | None = None,
+                 float_ops: int | None = None) -> Path:
     """Export and return the artifact path; its contract is `contract_path(artifact)`.
 
     `checkpoint` None: the newest best.pt seg-train left for `encoder`, else untrained weights
@@ -35,6 +36,8 @@ def export_model(checkpoint: Path | None, encoder: str, fmt: str, precision: str
 
     `converter`: the route for formats that have several (tflite: onnx2tf, the default, or litert-torch);
     `quantizer`: litert-torch int8's quantizer (pt2e, the default, or aeq).
+    `float_ops`: onnx2tf int8's leading ops kept float (None: none, or the fewest that bring the held-out agreement
+    to 0.98; export/INT8.md).
     """
     encoder = smp_encoder_name(encoder)
     exporter = get_exporter(fmt, precision)
@@ -69,7 +72,7 @@ def export_model(checkpoint: Path | None, encoder: str, fmt: str, precision: str
     job = ExportJob(model=model, encoder=encoder, imgsz=imgsz, precision=precision, artifact=artifact,
                     normalization=norm, source=source, checkpoint=ckpt, int8_io=int8_io, calibration=calib,
                     holdout=holdout, min_agreement=min_agreement, converter=converter or "onnx2tf",
-                    quantizer=quantizer)
+                    quantizer=quantizer, float_ops=_check_float_ops(float_ops, fmt, precision, converter))
     return exporter.export(job)
 
 
@@ -87,6 +90,16 @@ def _route_tag(converter: str, quantizer: str | None, precision: str, int8_io: b
     if quantizer is not None and (quantizer not in QUANTIZERS or precision != "int8"):
         raise UserError(f"--int8-quantizer takes {' or '.join(QUANTIZERS)}, for int8 only")
     return "litert-torch" + (f"-{quantizer}" if quantizer not in (None, DEFAULT_QUANTIZER) else "")
+
+
+def _check_float_ops(value: int | None, fmt: str, precision: str, converter: str | None) -> int | None:
+    if value is None:
+        return None
+    if (fmt, precision, converter or "onnx2tf") != ("tflite", "int8", "onnx2tf"):
+        raise UserError("--int8-float-ops goes with --format tflite --precision int8 (the onnx2tf route)")
+    if int(value) != value or value < 0:
+        raise UserError(f"--int8-float-ops must be a whole number of ops, 0 or more, not {value}")
+    return int(value)
 
 
 def _check_min_agreement(value: float) -> float:

@@ -15,7 +15,7 @@ from .integrity import display_path
 from .job import say
 from .preprocess import normalize, resize_bilinear
 
-# min/max ranges: 16, 50 and 200 images gave the same IoU (INT8.md); ResNet-152 at 512 takes ~4 s an image
+# CCP: 16, 50 and 200 images gave the same IoU (INT8.md); ranges are averaged over images, so more do not widen them
 DEFAULT_CALIB_COUNT = 32
 SYNTHETIC_SEED = 0
 

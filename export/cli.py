@@ -33,6 +33,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--int8-quantizer", default=None,
                    help="litert-torch int8: pt2e (PT2EQuantizer, default: the more faithful here) or aeq "
                         "(ai-edge-quantizer static_wi8_ai8)")
+    p.add_argument("--int8-float-ops", type=_whole_number, default=None, metavar="N",
+                   help="tflite int8 (onnx2tf): keep the graph's first N ops float (default: none, or the fewest of "
+                        "8/16/32/64 that bring the held-out agreement to 0.98; 0: every op int8, as NPUs want)")
     p.add_argument("--min-agreement", type=float, default=None,
                    help="int8: the pooled person-mask IoU with fp32 on held-out images below which the export fails "
                         "and leaves nothing (default 0.98; 0: export without the floor)")
@@ -41,6 +44,13 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--out", type=Path, default=None, help="output folder (default runs/export/ENCODER)")
     p.add_argument("--force", action="store_true", help="replace existing artifacts")
     return p.parse_args(argv)
+
+
+def _whole_number(text: str) -> int:
+    try:
+        return int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"a whole number of ops, not {text!r}") from None
 
 
 @dataclass
@@ -68,7 +78,7 @@ def main(argv: list[str] | None = None) -> int:
     min_agreement = DEFAULT_MIN_AGREEMENT if args.min_agreement is None else args.min_agreement
     options = dict(out_dir=out_dir, imgsz=tuple(args.imgsz) if args.imgsz else None, calib_dir=args.calib,
                    calib_count=args.calib_count, force=args.force, min_agreement=min_agreement,
-                   holdout_dir=args.holdout)
+                   holdout_dir=args.holdout, float_ops=args.int8_float_ops)
     if args.format != "all":
         precision = args.precision or _default_precision(args.format)
         get_exporter(args.format, precision)
@@ -126,6 +136,8 @@ def _run_one(args, fmt: str, precision: str, int8_io: bool, options: dict) -> Ou
     from .api import export_model
 
     outcome, start = Outcome(fmt, precision, int8_io), time.perf_counter()
+    if (fmt, precision) != ("tflite", "int8"):
+        options = {**options, "float_ops": None}  # --int8-float-ops is the TFLite int8's alone
     try:
         outcome.artifact = export_model(args.checkpoint, args.encoder, fmt, precision, int8_io=int8_io, **options)
     except KeyboardInterrupt:

@@ -44,6 +44,7 @@ class ExportJob:
     min_agreement: float = 0.0  # int8: the floor that agreement must reach (0: explicitly unchecked)
     converter: str = "onnx2tf"  # tflite: onnx2tf or litert-torch
     quantizer: str | None = None  # litert-torch int8: aeq or pt2e (None: the default)
+    float_ops: int | None = None  # onnx2tf int8: leading ops kept float (None: the fewest that reach the goal)
 
     @property
     def preprocess(self) -> Preprocess:

@@ -4,8 +4,9 @@
   seconds and a few hundred MB, where its TensorFlow-converter backend took minutes and >9 GB
   for ResNet-152 at 512x512.
 - fp16: the float32 file with float16 constants (export/tflite_rewrite.py), float32 I/O.
-- int8: TensorFlow Lite's calibrator runs the float32 file over real images once, then the
-  MLIR quantizer writes full-integer models (float32 or int8 I/O) from that one calibration.
+- int8: per-image activation ranges averaged over real images (export/int8_ranges.py; TF's min/max over
+  all images let one outlier set a range), then the MLIR quantizer writes full-integer models (float32
+  or int8 I/O) from that one calibration.
 Intermediates live in one temporary workspace per process, keyed by content, so `--format all`
 converts each ONNX once and calibrates each model once.
 """
@@ -20,12 +21,14 @@ import subprocess
 import sys
 import tempfile
 from collections import deque
+from itertools import islice
 from pathlib import Path
 
 from train.checkpoint import file_sha256
 
 from .errors import ConversionError, describe_error
 from .import_order import before_tensorflow
+from .int8_ranges import averaged_ranges, ranges_to_replace, with_ranges
 from .job import say
 from .tflite_rewrite import fix_max_pool_padding
 
@@ -33,6 +36,7 @@ _WORKSPACE: Path | None = None
 _FLOAT32: dict[str, "Path | ConversionError"] = {}  # failures too: one try per ONNX
 _CALIBRATED: dict[str, bytes] = {}
 PROGRESS_EVERY = 0.1  # report onnx2tf progress every 10 % of the graph
+MARKING_IMAGES = 2  # TF's calibrator only has to say which tensors take ranges
 
 
 def workspace() -> Path:
@@ -121,7 +125,8 @@ def _die_with_parent() -> None:
 
 
 def calibrate(float32: Path, calibration, preprocess, imgsz: tuple[int, int]) -> bytes:
-    """One pass over the calibration images: the float model annotated with activation ranges."""
+    """The float model annotated with activation ranges: TF's calibrator marks the tensors on a few images,
+    then every tensor gets its per-image range averaged over all of them (export/int8_ranges.py)."""
     before_tensorflow()
     from tensorflow.lite.python.optimize import calibrator
 
@@ -130,15 +135,21 @@ def calibrate(float32: Path, calibration, preprocess, imgsz: tuple[int, int]) ->
         return _CALIBRATED[key]
     say(f"tflite: calibrating int8 ranges on {calibration.origin}")
 
-    def representative_dataset():
+    def marking_dataset():
+        for x in islice(calibration.tensors(preprocess, imgsz), MARKING_IMAGES):
+            yield [x[None]]
+
+    def progress():
         for i, x in enumerate(calibration.tensors(preprocess, imgsz), 1):
             if i % 25 == 0:
                 say(f"tflite: calibration image {i}/{calibration.count}")
-            yield [x[None]]
+            yield x
 
     try:
         model = calibrator.add_intermediate_tensors(float32.read_bytes())
-        calibrated = calibrator.Calibrator(model).calibrate(representative_dataset)
+        marked = calibrator.Calibrator(model).calibrate(marking_dataset)
+        ranges = averaged_ranges(float32, progress(), set(ranges_to_replace(marked)))
+        calibrated = with_ranges(marked, ranges)
     except Exception as err:
         raise ConversionError(f"int8 calibration failed: {describe_error(err)}") from None
     _CALIBRATED[key] = calibrated
@@ -161,6 +172,15 @@ def quantize(calibrated: bytes, *, int8_io: bool, per_channel: bool = True,
                              output_data_type=io_type, denylisted_nodes=denylisted_nodes)
     except Exception as err:
         raise ConversionError(f"int8 quantization failed: {describe_error(err)}") from None
+
+
+def op_outputs_in_order(model_bytes: bytes) -> list[str]:
+    """The first output tensor of every op in execution order: the names `quantize(denylisted_nodes=...)` takes."""
+    before_tensorflow()
+    from tensorflow.lite.tools import flatbuffer_utils
+
+    graph = flatbuffer_utils.convert_bytearray_to_object(bytearray(model_bytes)).subgraphs[0]
+    return [graph.tensors[op.outputs[0]].name.decode() for op in graph.operators]
 
 
 def tool_versions() -> dict[str, str]:

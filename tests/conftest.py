@@ -55,7 +55,7 @@ def exported(trained_checkpoint, ccp_dir, tmp_path_factory):
 
     Calibration for int8 uses a few real CCP training images. The model is barely trained, so its int8 masks
     agree with fp32's far below the 0.98 floor: these exports pass `min_agreement=0` (they test conversion,
-    contracts and runtimes; the floor has its own tests in test_int8_floor.py).
+    contracts and runtimes; the floor has its own tests in test_int8_floor.py) and TFLite int8 keeps no op float.
     """
     from export.api import export_model
 
@@ -65,8 +65,11 @@ def exported(trained_checkpoint, ccp_dir, tmp_path_factory):
     def get(fmt: str, precision: str = "fp32") -> Path:
         key = (fmt, precision)
         if key not in cache:
+            # every op int8 (float_ops=0): the fewest-float-ops search has its own test in test_int8_ranges.py
+            float_ops = 0 if key == ("tflite", "int8") else None
             cache[key] = export_model(trained_checkpoint, "efficientnet-b0", fmt, precision, out_dir=out_dir,
-                                      calib_dir=ccp_dir / "train" / "images", calib_count=16, min_agreement=0)
+                                      calib_dir=ccp_dir / "train" / "images", calib_count=16, min_agreement=0,
+                                      float_ops=float_ops)
         return cache[key]
 
     return get

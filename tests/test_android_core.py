@@ -72,7 +72,7 @@ def int8_io_export(exported, trained_checkpoint, ccp_dir, tmp_path_factory) -> P
     exported("tflite", "int8")  # calibrate once, through the shared fixture
     return export_model(trained_checkpoint, "efficientnet-b0", "tflite", "int8", out_dir=tmp_path_factory.mktemp("io8"),
                         calib_dir=ccp_dir / "train" / "images", calib_count=16, int8_io=True,
-                        min_agreement=0)
+                        min_agreement=0, float_ops=0)
 
 
 @pytest.fixture(scope="module")

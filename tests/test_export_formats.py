@@ -129,7 +129,7 @@ def test_tflite_int8_io_variant_takes_quantized_tensors(exported, trained_checkp
     float_io = exported("tflite", "int8")
     artifact = export_model(trained_checkpoint, "efficientnet-b0", "tflite", "int8", out_dir=float_io.parent,
                             calib_dir=ccp_dir / "train" / "images", calib_count=16, int8_io=True,
-                            min_agreement=0)
+                            min_agreement=0, float_ops=0)
     assert artifact.name == "efficientnet-b0-128x128-int8-io8.tflite"
     contract = read_contract(artifact)
     assert (contract.input.dtype, contract.output.dtype) == ("int8", "int8")
