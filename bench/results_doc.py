@@ -81,14 +81,21 @@ def answer(rows: list[dict]) -> list[str]:
     return lines
 
 
+def float_ops(row: dict) -> str:
+    """The int8 export's leading float ops; '-' for rows exported before it was recorded (TF min/max ranges)."""
+    value = row.get("int8_float_ops")
+    return "-" if value is None else str(value)
+
+
 def iou_table(rows: list[dict]) -> list[str]:
-    lines = ["| encoder | dataset | study | ours: IoU (split / per image) | int8 mask IoU vs fp32 | best val IoU | trained |",
-             "|---|---|---:|---:|---:|---:|---|"]
+    lines = ["| encoder | dataset | study | ours: IoU (split / per image) | int8 mask IoU vs fp32 | int8 ops kept float "
+             "| best val IoU | trained |", "|---|---|---:|---:|---:|---:|---:|---|"]
     for r in sorted(rows, key=lambda r: (r["dataset"], r["encoder"])):
         study = STUDY_IOU_CAMVID.get(r["encoder"]) if r["dataset"] == "camvid" else STUDY_IOU_PORTRAIT
         study = f"{study} (pedestrians)" if r["dataset"] == "camvid" else f"{study} (EG1800 portraits)"
         lines.append(f"| {name(r['encoder'])} | {r['dataset']} {r['split']} | {study} | {f3(r['iou'])} / "
-                     f"{f3(r['iou_per_image'])} | {f3(r['int8_mask_iou_vs_fp32'])} | {f3(r['val_iou'])} | {trained(r)} |")
+                     f"{f3(r['iou_per_image'])} | {f3(r['int8_mask_iou_vs_fp32'])} | {float_ops(r)} | {f3(r['val_iou'])} "
+                     f"| {trained(r)} |")
     return lines
 
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import csv
 import json
+import re
 from pathlib import Path
 
 from train.atomic import atomic_path
@@ -103,6 +104,26 @@ def is_int8_float_io(row: dict) -> bool:
     return row["format"] == "tflite" and row["precision"] == "int8" and "-io8" not in row["artifact"]
 
 
+FLOAT_OPS_NOTE = re.compile(r"^the first (\d+) of \d+ ops kept float")
+
+
+def int8_float_ops(export_dir: Path, artifact: str | None) -> int | None:
+    """How many leading ops the int8 export kept float, from its contract's notes (None: not recorded)."""
+    from export.contract import contract_path
+
+    path = contract_path(export_dir / artifact) if artifact else None
+    if path is None or not path.is_file():
+        return None
+    notes = json.loads(path.read_text()).get("notes", [])
+    for note in notes:
+        if note.startswith("every op int8"):
+            return 0
+        match = FLOAT_OPS_NOTE.match(note)
+        if match:
+            return int(match.group(1))
+    return None
+
+
 def images_scored(results_json: Path) -> int:
     return max((r.get("iou_images") or 0 for r in json.loads(results_json.read_text())["results"]), default=0)
 
@@ -131,7 +152,9 @@ def collect(study: Path, preset: str) -> list[dict]:
             rows.append({"encoder": encoder, "dataset": dataset, "split": "test", "imgsz": [h, w],
                          "epochs": train["epochs"], "train_hours": train["train_hours"],
                          "iou": torch_row and torch_row["iou"], "iou_per_image": torch_row and torch_row["iou_per_image"],
-                         "int8_mask_iou_vs_fp32": int8 and int8["mask_iou_vs_fp32"], "device": train["device"],
+                         "int8_mask_iou_vs_fp32": int8 and int8["mask_iou_vs_fp32"],
+                         "int8_float_ops": int8_float_ops(study / "export" / dataset / encoder, int8 and int8["artifact"]),
+                         "device": train["device"],
                          "bench_cpu": results[0].get("device", ""), "preset": preset, "recipe": train["recipe"],
                          "val_iou": train["val_iou"], "best_epoch": train["best_epoch"], "params": train["params"],
                          "test_images": images_scored(full), "formats": formats, "latency": latency})
