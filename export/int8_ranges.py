@@ -14,7 +14,7 @@ from typing import Iterable
 
 import numpy as np
 
-from .import_order import before_tensorflow
+from .tflite_rewrite import read_model, write_model
 
 TAIL_PERCENTILE = 99.999  # per image; 99.99 cut real signal (0.935) and 99.9 the logits themselves (IoU 0)
 SAMPLES_PER_TENSOR = 200_000  # a fixed random subset per tensor and image keeps the percentiles cheap
@@ -22,7 +22,7 @@ SAMPLES_PER_TENSOR = 200_000  # a fixed random subset per tensor and image keeps
 
 def ranges_to_replace(calibrated: bytes) -> dict[str, tuple[float, float]]:
     """The tensors TF's calibrator gave a range, with that range: the ones the MLIR quantizer will use."""
-    model = _model(calibrated)
+    model = read_model(calibrated)
     return {t.name.decode(): (float(t.quantization.min[0]), float(t.quantization.max[0]))
             for graph in model.subgraphs for t in graph.tensors
             if t.quantization is not None and t.quantization.min is not None and len(t.quantization.min) == 1}
@@ -56,7 +56,7 @@ def averaged_ranges(float32: Path, inputs: Iterable[np.ndarray], names: set[str]
 
 def with_ranges(calibrated: bytes, ranges: dict[str, tuple[float, float]]) -> bytes:
     """The calibrated model with these ranges in place of the calibrator's (tensors not named keep theirs)."""
-    model = _model(calibrated)
+    model = read_model(calibrated)
     for graph in model.subgraphs:
         for tensor in graph.tensors:
             name = tensor.name.decode()
@@ -64,13 +64,4 @@ def with_ranges(calibrated: bytes, ranges: dict[str, tuple[float, float]]) -> by
                 lo, hi = ranges[name]
                 tensor.quantization.min = np.array([lo], np.float32)
                 tensor.quantization.max = np.array([hi], np.float32)
-    from tensorflow.lite.tools import flatbuffer_utils
-
-    return bytes(flatbuffer_utils.convert_object_to_bytearray(model))
-
-
-def _model(model_bytes: bytes):
-    before_tensorflow()
-    from tensorflow.lite.tools import flatbuffer_utils
-
-    return flatbuffer_utils.convert_bytearray_to_object(bytearray(model_bytes))
+    return write_model(model)

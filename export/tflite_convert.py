@@ -21,7 +21,7 @@ import subprocess
 import sys
 import tempfile
 from collections import deque
-from itertools import islice
+from itertools import chain, islice
 from pathlib import Path
 
 from train.checkpoint import file_sha256
@@ -135,19 +135,18 @@ def calibrate(float32: Path, calibration, preprocess, imgsz: tuple[int, int]) ->
         return _CALIBRATED[key]
     say(f"tflite: calibrating int8 ranges on {calibration.origin}")
 
-    def marking_dataset():
-        for x in islice(calibration.tensors(preprocess, imgsz), MARKING_IMAGES):
-            yield [x[None]]
+    images = calibration.tensors(preprocess, imgsz)
+    marking = list(islice(images, MARKING_IMAGES))  # decoded once, used by both passes
 
     def progress():
-        for i, x in enumerate(calibration.tensors(preprocess, imgsz), 1):
+        for i, x in enumerate(chain(marking, images), 1):
             if i % 25 == 0:
                 say(f"tflite: calibration image {i}/{calibration.count}")
             yield x
 
     try:
         model = calibrator.add_intermediate_tensors(float32.read_bytes())
-        marked = calibrator.Calibrator(model).calibrate(marking_dataset)
+        marked = calibrator.Calibrator(model).calibrate(lambda: ([x[None]] for x in marking))
         ranges = averaged_ranges(float32, progress(), set(ranges_to_replace(marked)))
         calibrated = with_ranges(marked, ranges)
     except Exception as err:
@@ -172,15 +171,6 @@ def quantize(calibrated: bytes, *, int8_io: bool, per_channel: bool = True,
                              output_data_type=io_type, denylisted_nodes=denylisted_nodes)
     except Exception as err:
         raise ConversionError(f"int8 quantization failed: {describe_error(err)}") from None
-
-
-def op_outputs_in_order(model_bytes: bytes) -> list[str]:
-    """The first output tensor of every op in execution order: the names `quantize(denylisted_nodes=...)` takes."""
-    before_tensorflow()
-    from tensorflow.lite.tools import flatbuffer_utils
-
-    graph = flatbuffer_utils.convert_bytearray_to_object(bytearray(model_bytes)).subgraphs[0]
-    return [graph.tensors[op.outputs[0]].name.decode() for op in graph.operators]
 
 
 def tool_versions() -> dict[str, str]:

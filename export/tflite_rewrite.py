@@ -1,4 +1,4 @@
-"""Small rewrites of .tflite FlatBuffers (TensorFlow's schema and object API), where no converter does the job."""
+"""Reading and small rewrites of .tflite FlatBuffers (TensorFlow's object API) where no converter does the job."""
 from __future__ import annotations
 
 from .import_order import before_tensorflow
@@ -14,9 +14,8 @@ def fix_max_pool_padding(model_bytes: bytes) -> bytes:
     before_tensorflow()
     import numpy as np
     from tensorflow.lite.python import schema_py_generated as schema
-    from tensorflow.lite.tools import flatbuffer_utils
 
-    model = flatbuffer_utils.convert_bytearray_to_object(bytearray(model_bytes))
+    model = read_model(model_bytes)
     builtin = [max(code.builtinCode, code.deprecatedBuiltinCode) for code in model.operatorCodes]
     relu = (schema.ActivationFunctionType.RELU, schema.ActivationFunctionType.RELU6)
     changed = False
@@ -36,7 +35,7 @@ def fix_max_pool_padding(model_bytes: bytes) -> bytes:
             if after_relu and data is not None and np.asarray(data, np.uint8).view(np.float32)[0] < 0:
                 model.buffers[value.buffer].data = np.zeros(1, np.float32).view(np.uint8)
                 changed = True
-    return bytes(flatbuffer_utils.convert_object_to_bytearray(model)) if changed else model_bytes
+    return write_model(model) if changed else model_bytes
 
 
 def float16_weights(float32_model: bytes) -> bytes:
@@ -44,9 +43,8 @@ def float16_weights(float32_model: bytes) -> bytes:
     before_tensorflow()
     import numpy as np
     from tensorflow.lite.python import schema_py_generated as schema
-    from tensorflow.lite.tools import flatbuffer_utils
 
-    model = flatbuffer_utils.convert_bytearray_to_object(bytearray(float32_model))
+    model = read_model(float32_model)
     dequantize = _operator_code(model, schema.BuiltinOperator.DEQUANTIZE, version=3, schema=schema)
     for graph in model.subgraphs:
         consumed = sorted({i for op in graph.operators for i in (op.inputs if op.inputs is not None else []) if i >= 0})
@@ -71,7 +69,27 @@ def float16_weights(float32_model: bytes) -> bytes:
     for i, buffer in enumerate(model.buffers):
         if i not in referenced:
             buffer.data = None  # drop the float32 copies
+    return write_model(model)
+
+
+def read_model(model_bytes: bytes):
+    """The FlatBuffer as TensorFlow's mutable object tree (schema_py_generated.ModelT)."""
+    before_tensorflow()
+    from tensorflow.lite.tools import flatbuffer_utils
+
+    return flatbuffer_utils.convert_bytearray_to_object(bytearray(model_bytes))
+
+
+def write_model(model) -> bytes:
+    from tensorflow.lite.tools import flatbuffer_utils
+
     return bytes(flatbuffer_utils.convert_object_to_bytearray(model))
+
+
+def op_outputs_in_order(model_bytes: bytes) -> list[str]:
+    """The first output tensor of every op in execution order: the names selective quantization takes."""
+    graph = read_model(model_bytes).subgraphs[0]
+    return [_name(graph.tensors[op.outputs[0]].name) for op in graph.operators]
 
 
 def _operator_code(model, builtin: int, version: int, schema) -> int:
