@@ -35,7 +35,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                         "(ai-edge-quantizer static_wi8_ai8)")
     p.add_argument("--int8-float-ops", type=_whole_number, default=None, metavar="N",
                    help="tflite int8 (onnx2tf): keep the graph's first N ops float (default: none, or the fewest of "
-                        "8/16/32/64 that bring the held-out agreement to 0.98; 0: every op int8, as NPUs want)")
+                        "8/16/32/64/128 that bring the held-out agreement to 0.98; 0: every op int8, as NPUs want)")
     p.add_argument("--min-agreement", type=float, default=None,
                    help="int8: the pooled person-mask IoU with fp32 on held-out images below which the export fails "
                         "and leaves nothing (default 0.98; 0: export without the floor)")
