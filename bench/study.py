@@ -11,6 +11,7 @@ they write, so each stage stays independent. Presets:
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import shutil
 import subprocess
@@ -42,6 +43,10 @@ class Preset:
     checkpoint: str | None = None  # 'default': use the shipped model instead of training
     threads: tuple[int | None, ...] = (None,)  # one bench per thread count (None: every core)
     latency_only_args: tuple[str, ...] = ("--limit", "16")  # benches after the first: IoU is the first one's
+    epoch_scale: dict[str, int] = dataclasses.field(default_factory=dict)  # encoder -> multiple of the dataset's epochs
+
+    def budget(self, encoder: str, dataset: str) -> int:
+        return self.epochs[dataset] * self.epoch_scale.get(encoder, 1)
 
 
 STUDY = ("resnext50", "resnet152", "efficientnet-b0")
@@ -51,11 +56,15 @@ PRESETS = {
     "quick": Preset(("efficientnet-b0",), ("ccp",), {"ccp": (256, 256)}, {"ccp": 0}, (),
                     ("--calib-count", "32"), ("--runs", "20", "--warmup", "3"), checkpoint="default",
                     note="the shipped default model (EfficientNet-B0 U-Net, 256x256), every format, CCP test split"),
-    # cheapest first after ResNeXt-50, so a study stopped early has the ranking's ends
+    # cheapest first after ResNeXt-50, so a study stopped early has the ranking's ends. The budget is about equal
+    # CPU time per encoder: an EfficientNet-B0 epoch costs about a quarter of a ResNet's (0.17 vs 0.71-0.78 h for
+    # 10 CCP epochs on 2 Zen 4 cores), so it gets 4x the epochs; one-cycle runs are not extended but retrained
     "cpu": Preset(("resnext50", "efficientnet-b0", "resnet152"), ("ccp", "camvid"), {"ccp": (256, 256), "camvid": (256, 352)}, {"ccp": 10, "camvid": 10},
                   CPU_RECIPE, ("--calib-count", "64"), ("--runs", "30", "--warmup", "5"), threads=(2, 1),
-                  note="the study reduced for 2 CPU cores: from scratch, 256x256 CCP (10 epochs) and 256x352 CamVid "
-                       "(10 epochs), one-cycle AdamW 2e-3, Dice+BCE, bf16 where the CPU has it"),
+                  epoch_scale={"efficientnet-b0": 4},
+                  note="the study reduced for 2 CPU cores: from scratch, 256x256 CCP and 256x352 CamVid, about equal "
+                       "CPU time per encoder (10 epochs for the ResNets, 40 for EfficientNet-B0), one-cycle AdamW 2e-3, "
+                       "Dice+BCE, bf16 where the CPU has it"),
     "study": Preset(STUDY, ("ccp", "camvid"), {"ccp": (512, 512), "camvid": (352, 480)}, {"ccp": 150, "camvid": 150}, (),
                     ("--calib-count", "300"),
                     ("--runs", "100", "--warmup", "20", "--row-timeout", "3600"),  # 512x512 CPU rows are slow
@@ -98,6 +107,27 @@ def trained_epochs(run_dir: Path) -> int:
         return 0
 
 
+def planned_epochs(run_dir: Path) -> int | None:
+    """The epoch count a run was started for (its schedule spans them), from its last checkpoint."""
+    from train.checkpoint import load_checkpoint
+
+    try:
+        return int(load_checkpoint(run_dir / "last.pt").meta.recipe["epochs"])
+    except (UserError, KeyError, TypeError, ValueError):
+        return None
+
+
+def set_aside(run_dir: Path, planned: int) -> Path:
+    """A run made for another budget is kept beside the new one (never deleted) and no longer collected."""
+    target = run_dir.with_name(f"{run_dir.name}.{planned}-epochs")
+    n = 1
+    while target.exists():
+        n += 1
+        target = run_dir.with_name(f"{run_dir.name}.{planned}-epochs.{n}")
+    run_dir.rename(target)
+    return target
+
+
 def stamp_matches(stamp: Path, expected: dict) -> bool:
     """A finished step leaves a stamp of its inputs; the same inputs again mean nothing to redo."""
     try:
@@ -118,12 +148,17 @@ def write_stamp(stamp: Path, inputs: dict) -> None:
 def train_step(steps: Steps, preset: Preset, encoder: str, dataset: str, root: Path, out: Path, args) -> Path | None:
     """Train to the preset's budget, going on from last.pt after a stop; a finished run is never retrained."""
     run_dir = out / "train" / f"{encoder}-{dataset}"
-    (h, w), epochs = preset.imgsz[dataset], preset.epochs[dataset]
-    done = trained_epochs(run_dir)
+    (h, w), epochs = preset.imgsz[dataset], preset.budget(encoder, dataset)
     best = run_dir / "best.pt"
     if args.skip_train and best.exists():
         print(f"seg-study: using the existing {best} (--skip-train)")
         return best
+    planned = planned_epochs(run_dir) if (run_dir / "last.pt").exists() else None
+    if planned is not None and planned != epochs and "onecycle" in preset.train_args:  # its schedule ends elsewhere
+        kept = set_aside(run_dir, planned)
+        print(f"seg-study: {encoder} on {dataset} was trained for {planned} epochs, the budget is {epochs}: "
+              f"training anew (the old run is kept in {kept})")
+    done = trained_epochs(run_dir)
     if done >= epochs and best.exists():
         print(f"seg-study: {encoder} on {dataset} already trained ({done}/{epochs} epochs): not retrained")
         return best

@@ -80,6 +80,21 @@ def test_a_stopped_training_resumes_and_a_new_checkpoint_is_exported_again(tiny_
     assert "export efficientnet-b0 (ccp)" in commands
 
 
+def test_a_run_planned_for_another_one_cycle_budget_is_kept_aside_and_trained_anew(tiny_study, tmp_path, monkeypatch, capsys):
+    copy = tmp_path / "study"
+    shutil.copytree(tiny_study, copy)
+    commands = {}
+    monkeypatch.setattr(study.Steps, "run", lambda self, label, cmd: commands.setdefault(label, cmd) and True)
+    longer = study.Preset(**{**TINY.__dict__, "train_args": ("--schedule", "onecycle"), "epoch_scale": {"efficientnet-b0": 2}})
+    monkeypatch.setitem(study.PRESETS, "tiny", longer)
+    assert study.main(["--preset", "tiny", "--data-root", str(DATA), "--out", str(copy)]) == 0
+    train = commands["train efficientnet-b0 on ccp"]
+    assert "--resume" not in train and train[train.index("--epochs") + 1] == "6"  # 3 x 2, from the start
+    kept = copy / "train" / "efficientnet-b0-ccp.3-epochs"
+    assert (kept / "best.pt").is_file() and not (copy / "train" / "efficientnet-b0-ccp").exists()
+    assert f"trained for 3 epochs, the budget is 6: training anew (the old run is kept in {kept})" in capsys.readouterr().out
+
+
 @pytest.fixture
 def collected(tiny_study, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)

@@ -78,6 +78,17 @@ def test_resume_refuses_another_encoder(ccp_dir, tmp_path, capsys):
     assert rc == 2 and "efficientnet-b0" in err and "resnet18" in err and len(err.splitlines()) == 1
 
 
+def test_resume_refuses_to_stretch_a_one_cycle_run(ccp_dir, tmp_path, capsys):
+    out = tmp_path / "run"
+    args = ["--encoder", "efficientnet-b0", "--data", str(ccp_dir), "--out", str(out), "--schedule", "onecycle", *TINY]
+    assert seg_train([*args, "--epochs", "1"]) == 0
+    capsys.readouterr()
+    assert seg_train([*args, "--epochs", "3", "--resume"]) == 2  # its lr already fell to the end of a 1-epoch cycle
+    err = capsys.readouterr().err.strip()
+    assert "planned for 1 epochs" in err and "--epochs 1" in err and len(err.splitlines()) == 1
+    assert load_checkpoint(out / "last.pt").meta.epoch == 1  # the run is left as it was
+
+
 def test_camvid_pedestrians_train(camvid_dir, tmp_path):
     out = tmp_path / "camvid"
     assert seg_train(["--encoder", "efficientnet-b0", "--data", str(camvid_dir), "--dataset", "camvid",

@@ -226,6 +226,10 @@ class Trainer:
             ckpt = load_checkpoint(last, expect_encoder=cfg.encoder)
             if tuple(ckpt.meta.imgsz) != tuple(cfg.imgsz):
                 raise UserError(f"{last} was trained at {ckpt.meta.imgsz}, not {tuple(cfg.imgsz)}")
+            planned = ckpt.meta.recipe.get("epochs")
+            if cfg.schedule == "onecycle" and planned not in (None, cfg.epochs):  # its lr ends at the planned epoch
+                raise UserError(f"{last} is a one-cycle run planned for {planned} epochs: resume it with --epochs "
+                                f"{planned}, or start a new run (--force or another --out) for {cfg.epochs}")
             self.arch = unet_arch(ckpt.meta.arch)
             self.model = build_unet(cfg.encoder, arch=self.arch)
             self.model.load_state_dict(ckpt.state["model"])
