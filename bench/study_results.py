@@ -14,7 +14,6 @@ from __future__ import annotations
 import argparse
 import csv
 import json
-import re
 from pathlib import Path
 
 from train.atomic import atomic_path
@@ -104,24 +103,14 @@ def is_int8_float_io(row: dict) -> bool:
     return row["format"] == "tflite" and row["precision"] == "int8" and "-io8" not in row["artifact"]
 
 
-FLOAT_OPS_NOTE = re.compile(r"^the first (\d+) of \d+ ops kept float")
-
-
 def int8_float_ops(export_dir: Path, artifact: str | None) -> int | None:
-    """How many leading ops the int8 export kept float, from its contract's notes (None: not recorded)."""
-    from export.contract import contract_path
+    """How many leading ops the int8 export kept float, as its contract says (None: not recorded)."""
+    from export.contract import contract_path, read_contract
 
-    path = contract_path(export_dir / artifact) if artifact else None
-    if path is None or not path.is_file():
+    if not artifact or not contract_path(export_dir / artifact).is_file():
         return None
-    notes = json.loads(path.read_text()).get("notes", [])
-    for note in notes:
-        if note.startswith("every op int8"):
-            return 0
-        match = FLOAT_OPS_NOTE.match(note)
-        if match:
-            return int(match.group(1))
-    return None
+    fidelity = read_contract(export_dir / artifact).fidelity
+    return fidelity.float_ops if fidelity is not None else None
 
 
 def images_scored(results_json: Path) -> int:

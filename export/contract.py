@@ -103,6 +103,7 @@ class Fidelity:
     min_agreement: float  # the floor applied at export (0: explicitly unchecked)
     images: int
     held_out: str | None  # the held-out folder (last components only)
+    float_ops: int | None = None  # onnx2tf int8: how many of the graph's leading ops stayed float (None: not said)
 
 
 @dataclass

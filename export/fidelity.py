@@ -15,6 +15,7 @@ from typing import Callable
 
 import numpy as np
 
+from train.atomic import atomic_path
 from train.data import IMAGE_SUFFIXES, read_rgb
 from train.errors import UserError, cli_entry
 from train.metrics import MaskIoU
@@ -55,18 +56,35 @@ def load_runner(artifact: str | Path, threads: int = 2) -> Runner:
     raise UserError(f"{artifact}: {contract.format} artifacts cannot run on this machine")
 
 
-def compare_masks(reference: str | Path, candidate: str | Path, images: list[Path]) -> dict[str, float]:
-    """Mask IoU of `candidate` against `reference` at the model's input size: pooled and per image."""
+def compare_masks(reference: str | Path, candidate: str | Path, images: list[Path],
+                  reference_cache: Path | None = None) -> dict[str, float]:
+    """Mask IoU of `candidate` against `reference` at the model's input size: pooled and per image.
+
+    `reference_cache`: a .npy of the reference's logits on these images, written by the first call and read by the
+    next (seg-export's float-op steps all compare against one fp32 model)."""
     post = read_contract(reference).postprocess
-    run_ref, run_cand = load_runner(reference), load_runner(candidate)
+    ref_logits, run_cand = reference_logits(reference, images, reference_cache), load_runner(candidate)
     iou, logit_err = MaskIoU(), []
-    for path in images:
-        rgb = read_rgb(path)
-        ref_logits, cand_logits = run_ref(rgb), run_cand(rgb)
-        iou.add(logits_to_mask(cand_logits, post), logits_to_mask(ref_logits, post))
-        logit_err.append(float(np.abs(ref_logits - cand_logits).mean()))
+    for path, ref in zip(images, ref_logits):
+        cand = run_cand(read_rgb(path))
+        iou.add(logits_to_mask(cand, post), logits_to_mask(ref, post))
+        logit_err.append(float(np.abs(ref - cand).mean()))
     return {"images": iou.images, "pooled_iou": iou.pooled, "mean_iou": iou.mean_per_image,
             "min_iou": iou.min_per_image, "mean_abs_logit_error": float(np.mean(logit_err))}
+
+
+def reference_logits(reference: str | Path, images: list[Path], cache: Path | None = None) -> np.ndarray:
+    """The reference's logits on `images`, (N, H, W) float32; from `cache` when it holds as many, else run and kept."""
+    if cache is not None and cache.is_file():
+        cached = np.load(cache)
+        if cached.ndim == 3 and len(cached) == len(images):
+            return cached
+    run = load_runner(reference)
+    logits = np.stack([run(read_rgb(path)) for path in images]).astype(np.float32)
+    if cache is not None:
+        with atomic_path(cache) as tmp, tmp.open("wb") as f:  # a file handle: np.save would add .npy to the name
+            np.save(f, logits)
+    return logits
 
 
 def latency_ms(artifact: str | Path, runs: int = 20, threads: int = 2) -> float:

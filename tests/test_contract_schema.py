@@ -20,7 +20,7 @@ def _contract(**changes) -> ModelContract:
                 preprocess=Preprocess([0.485, 0.456, 0.406], [0.229, 0.224, 0.225]), postprocess=Postprocess(),
                 source=Source("efficientnet-b0", "best.pt", "ab" * 32, True, dataset="ccp", epoch=3,
                               metrics={"val_iou": 0.5}),
-                fidelity=Fidelity("pooled person-mask IoU vs fp32", 0.99, 0.98, 8, "ccp/val/images"))
+                fidelity=Fidelity("pooled person-mask IoU vs fp32", 0.99, 0.98, 8, "ccp/val/images", float_ops=16))
     base.update(changes)
     return ModelContract(**base)
 
@@ -52,6 +52,7 @@ BAD = {  # path -> (value, what the one-line refusal names)
     "input.shape": ([1, 64, 64], "input.shape: [1, 64, 64] is too short"),
     "artifact_sha256": ("ABC", "artifact_sha256"),
     "fidelity.agreement": (1.5, "fidelity"),
+    "fidelity.float_ops": (-8, "fidelity"),
 }
 MISSING = ["postprocess.threshold", "input", "source.encoder", "preprocess.mean", "output.layout"]
 
@@ -62,6 +63,8 @@ def test_the_schema_is_valid_and_the_exporters_contracts_follow_it():
     Draft202012Validator.check_schema(json.loads(SCHEMA_FILE.read_text()))
     data = _valid_dict()
     assert ModelContract.from_dict(data) == _contract(artifact_sha256="cd" * 32, artifact_bytes=3)
+    del data["fidelity"]["float_ops"]  # written before the field: read as not said
+    assert ModelContract.from_dict(data).fidelity.float_ops is None
     data["fidelity"] = None  # float exports record none
     assert ModelContract.from_dict(data).fidelity is None
 

@@ -87,7 +87,22 @@ def test_int8_float_ops_keeps_the_stem_float_and_the_contract_says_so(exported, 
     assert _float_kernels(pure) == 0 and _float_kernels(stem) > 0
     notes = read_contract(stem).notes
     assert any(n.startswith("the first 16 of ") and n.endswith("ops kept float (--int8-float-ops 16)") for n in notes)
+    assert (read_contract(pure).fidelity.float_ops, read_contract(stem).fidelity.float_ops) == (0, 16)  # typed
     assert (int8_float_ops(pure.parent, pure.name), int8_float_ops(tmp_path, stem.name)) == (0, 16)
+
+
+def test_the_float_op_steps_run_the_fp32_reference_once(exported, ccp_dir, tmp_path):
+    from export.fidelity import compare_masks, list_images
+
+    onnx, int8 = exported("onnx", "fp32"), exported("tflite", "int8")
+    images, cache = list_images(ccp_dir / "val" / "images", 3), tmp_path / "reference.npy"
+    fresh = compare_masks(onnx, int8, images)
+    assert compare_masks(onnx, int8, images, cache) == fresh
+    kept = np.load(cache)
+    assert kept.shape == (3, *read_contract(onnx).input_hw) and kept.dtype == np.float32
+    np.save(cache, -kept)  # the next call reads the kept logits instead of running the ONNX again
+    assert compare_masks(onnx, int8, images, cache)["pooled_iou"] < fresh["pooled_iou"] - 0.5
+    assert compare_masks(onnx, int8, images[:2], cache)["pooled_iou"] > 0.5  # kept for 3 images: not used for 2
 
 
 def test_below_the_goal_float_ops_are_kept_only_where_they_pay(exported, trained_checkpoint, ccp_dir, tmp_path,
@@ -102,7 +117,7 @@ def test_below_the_goal_float_ops_are_kept_only_where_they_pay(exported, trained
                             calib_dir=ccp_dir / "train" / "images", calib_count=16, min_agreement=0)
     contract = read_contract(searched)
     assert contract.fidelity.agreement < 0.98 - tflite.MIN_GAIN
-    assert _float_kernels(searched) == 0
+    assert _float_kernels(searched) == 0 and contract.fidelity.float_ops == 0
     assert any(n.startswith("every op int8 (none tried reached 0.98: the fewest within 0.01 of the best")
                for n in contract.notes), contract.notes
 

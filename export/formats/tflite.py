@@ -8,11 +8,13 @@ tensors by index, as names may differ between converters.
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 from pathlib import Path
 
 import numpy as np
 
 from train.atomic import atomic_path
+from train.checkpoint import file_sha256
 from train.errors import UserError
 
 from .. import tflite_convert as convert
@@ -79,6 +81,7 @@ def export_int8(job: ExportJob, onnx_path: Path, float32: Path, notes: list[str]
             tmp.write_bytes(model_bytes)
             stem = f"the first {kept} of {len(leading)} ops kept float" if kept else "every op int8"
             contract = checked_contract(tmp, job, onnx_path, convert.tool_versions(), notes + [stem], enforce_floor=False)
+            contract.fidelity.float_ops = kept
             tried.append((model_bytes, contract))
             agreement = contract.fidelity.agreement
             if agreement is None or agreement >= AGREEMENT_GOAL:
@@ -222,14 +225,21 @@ def held_out_agreement(path: Path, contract: ModelContract, onnx_path: Path, job
         say(f"{fmt}: int8 agreement with fp32 not measured (no held-out images)")
         return Fidelity(AGREEMENT_METRIC, None, job.min_agreement, 0, None)
     write_contract(contract, path)  # beside the temporary file, so the runner can read it
-    stats = isolated_check("the int8 fidelity check", compare_masks, onnx_path, path,
-                           list_images(job.holdout, FIDELITY_IMAGES))
+    images = list_images(job.holdout, FIDELITY_IMAGES)
+    stats = isolated_check("the int8 fidelity check", compare_masks, onnx_path, path, images,
+                           reference_cache(onnx_path, images))
     fidelity = Fidelity(AGREEMENT_METRIC, float(stats["pooled_iou"]), job.min_agreement, int(stats["images"]),
                         display_path(job.holdout))
     say(f"{fmt}: {describe_fidelity(fidelity)}")
     if enforce_floor:
         check_floor(fidelity)
     return fidelity
+
+
+def reference_cache(onnx_path: Path, images: list[Path]) -> Path:
+    """Where the fp32 ONNX's logits on these images are kept for the next float-op step (this export's workspace)."""
+    key = hashlib.sha256("\n".join([file_sha256(onnx_path), *map(str, images)]).encode()).hexdigest()[:16]
+    return convert.workspace() / f"reference-logits-{key}.npy"
 
 
 def check_floor(fidelity: Fidelity) -> None:
