@@ -113,6 +113,24 @@ def int8_float_ops(export_dir: Path, artifact: str | None) -> int | None:
     return fidelity.float_ops if fidelity is not None else None
 
 
+def unmatched(run_dir: Path, export_dir: Path) -> str | None:
+    """Why this run's bench rows do not describe it, if they do not: a training short of its planned epochs, or
+    exports (and so benches) made from another checkpoint, as after a retraining that has not been exported yet."""
+    from train.checkpoint import file_sha256, load_checkpoint
+
+    last = load_checkpoint(run_dir / "last.pt")
+    planned = last.meta.recipe.get("epochs")
+    if planned is not None and last.meta.epoch < planned:
+        return f"trained {last.meta.epoch} of {planned} epochs"
+    try:
+        exported_from = json.loads((export_dir / "study-stamp.json").read_text())["checkpoint_sha256"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return f"no seg-study export stamp in {export_dir}"
+    if exported_from != file_sha256(run_dir / "best.pt"):
+        return f"{export_dir} was exported from another checkpoint than {run_dir / 'best.pt'}"
+    return None
+
+
 def images_scored(results_json: Path) -> int:
     return max((r.get("iou_images") or 0 for r in json.loads(results_json.read_text())["results"]), default=0)
 
@@ -131,6 +149,10 @@ def collect(study: Path, preset: str) -> list[dict]:
             run_dir = study / "train" / f"{encoder}-{dataset}"
             results = bench_rows(full, encoder)
             if not (run_dir / "best.pt").is_file() or not results:
+                continue
+            why_not = unmatched(run_dir, study / "export" / dataset / encoder)
+            if why_not:
+                print(f"seg-results: {encoder} on {dataset} left out: {why_not} (run seg-study again to finish it)")
                 continue
             train = training_summary(run_dir)
             formats = format_rows(results)

@@ -119,6 +119,17 @@ def test_rows_come_from_the_study_folder(collected, tiny_study):
     assert 6_000_000 < row["params"] < 6_500_000
 
 
+def test_a_run_retrained_since_its_exports_is_not_collected(tiny_study, tmp_path, capsys):
+    copy = tmp_path / "study"
+    shutil.copytree(tiny_study, copy)
+    best = copy / "train" / "efficientnet-b0-ccp" / "best.pt"
+    best.write_bytes(best.read_bytes() + b"\0")  # retrained: the benches still measure the old weights
+    assert seg_results(["--study", str(copy), "--results", str(tmp_path / "r.json"), "--doc", str(tmp_path / "R.md")]) == 2
+    out, err = capsys.readouterr()
+    assert "exported from another checkpoint" in out and "no trained and benchmarked encoder" in err
+    assert not (tmp_path / "r.json").exists()
+
+
 def test_results_md_numbers_come_from_the_json(collected):
     results, doc = collected
     document = json.loads(results.read_text())
