@@ -59,8 +59,11 @@ def answer(rows: list[dict]) -> list[str]:
         if not group:
             continue
         best = group[0]
-        ranking = ", ".join(f"{name(r['encoder'])} {r['iou']:.3f}" for r in group)
-        line = f"- **{dataset}** (test split, torch fp32 IoU): {ranking}."
+        # each with its training budget: the encoders need not have had the same epochs (the cpu preset gives them
+        # about equal CPU time)
+        ranking = ", ".join(f"{name(r['encoder'])} {r['iou']:.3f} ({r['epochs']} epochs, {r['train_hours']:.2f} h)"
+                            for r in group)
+        line = f"- **{dataset}** (test split, torch fp32 IoU, training): {ranking}."
         if len(group) > 1:
             line += f" Best: {name(best['encoder'])}, by {best['iou'] - group[1]['iou']:.3f}."
         one = min(thread_counts(group), key=lambda t: (t is None, t))

@@ -140,7 +140,7 @@ def test_results_md_numbers_come_from_the_json(collected):
     assert seg_results(["--results", str(results), "--doc", str(doc)]) == 0
     text = doc.read_text()
     assert "| 0.877 / " in text and "| 0.988 | 32 |" in text and "| 4321.0 |" in text
-    assert "(test split, torch fp32 IoU): EfficientNet-B0 0.877." in text
+    assert "(test split, torch fp32 IoU, training): EfficientNet-B0 0.877 (3 epochs, " in text
     assert (doc.parent / "results_iou_vs_latency.png").stat().st_size > 10_000
     assert "do not edit by hand" in text
 
