@@ -69,13 +69,17 @@ def answer(rows: list[dict]) -> list[str]:
         one = min(thread_counts(group), key=lambda t: (t is None, t))
         timed = sorted(((p50(r, "tflite", "int8", one), r) for r in group if p50(r, "tflite", "int8", one) is not None),
                        key=lambda t: t[0])
+        one_machine = len({r["bench_cpu"] for _, r in timed}) <= 1  # else their latencies do not compare
         if timed:
-            speeds = ", ".join(f"{name(r['encoder'])} {t:.1f} ms" for t, r in timed)
+            speeds = ", ".join(f"{name(r['encoder'])} {t:.1f} ms" + ("" if one_machine else f" ({r['bench_cpu']})")
+                               for t, r in timed)
             line += f" LiteRT int8, {threads_label(one)}, p50: {speeds}."
+            if not one_machine:
+                line += " Measured on different machines: no speed ratio."
         resnext = next((r for r in group if r["encoder"] == "resnext50"), None)
         if resnext is not None and len(group) > 1:
             line += f" ResNeXt-50: {resnext['iou'] - best['iou']:+.3f} IoU against the best"
-            if timed and timed[0][1] is not resnext:
+            if timed and one_machine and timed[0][1] is not resnext:
                 resnext_ms = next((t for t, r in timed if r is resnext), None)
                 if resnext_ms is not None:
                     line += f", {resnext_ms / timed[0][0]:.1f}x the fastest's int8 latency"
@@ -107,14 +111,18 @@ def latency_table(rows: list[dict], dataset: str) -> list[str]:
     if not group:
         return []
     size = "x".join(str(v) for v in group[0]["imgsz"])
-    lines = [f"p50 ms per image at {size} on {group[0]['bench_cpu']} (host copies included; bench/README.md has the "
+    machines = sorted({r["bench_cpu"] for r in group})
+    where = machines[0] if len(machines) == 1 else "the machine each row names (compare latencies within one machine)"
+    lines = [f"p50 ms per image at {size} on {where} (host copies included; bench/README.md has the "
              f"rule), beside the study's mean on an {STUDY_GPU}:", "",
-             "| encoder | threads | study GPU | " + " | ".join(label for _, _, label in LATENCY_COLUMNS) + " |",
-             "|---|---:|---:|" + "---:|" * len(LATENCY_COLUMNS)]
+             "| encoder | threads | study GPU | " + " | ".join(label for _, _, label in LATENCY_COLUMNS) + " |"
+             + (" measured on |" if len(machines) > 1 else ""),
+             "|---|---:|---:|" + "---:|" * len(LATENCY_COLUMNS) + ("---|" if len(machines) > 1 else "")]
     for r in group:
         for t in thread_counts([r]):
             cells = " | ".join(ms(p50(r, rt, pr, t)) for rt, pr, _ in LATENCY_COLUMNS)
-            lines.append(f"| {name(r['encoder'])} | {t or 'all'} | {STUDY_GPU_MS.get(r['encoder'], '-')} | {cells} |")
+            machine = f" {r['bench_cpu']} |" if len(machines) > 1 else ""
+            lines.append(f"| {name(r['encoder'])} | {t or 'all'} | {STUDY_GPU_MS.get(r['encoder'], '-')} | {cells} |{machine}")
     return lines
 
 

@@ -6,8 +6,9 @@
 A row is one encoder x dataset x split x training device: how it was trained (epochs, optimizer hours,
 recipe), its IoU against ground truth (torch fp32, over the split and per image), every exported format's
 IoU and mask agreement with torch fp32, and every latency row with its settings. Rows are validated
-against bench/results.schema.json on write and on read; collecting replaces rows with the same key and
-keeps the others (a GPU study's rows beside the CPU's).
+against bench/results.schema.json on write and on read; collecting replaces the rows of the same preset,
+encoder, dataset, split and size (whatever machine made them: each row names its own) and keeps the others
+(a GPU study's rows beside the CPU's).
 """
 from __future__ import annotations
 
@@ -22,7 +23,7 @@ from train.zoo import STUDY_ENCODERS
 
 SCHEMA = Path(__file__).with_name("results.schema.json")
 RESULTS_JSON, RESULTS_MD = Path("docs/results.json"), Path("docs/RESULTS.md")
-ROW_KEY = ("encoder", "dataset", "split", "imgsz", "device")
+ROW_KEY = ("encoder", "dataset", "split", "imgsz", "preset")  # a preset's newest run replaces its older one
 BUFFERS = ("running_mean", "running_var", "num_batches_tracked")
 
 

@@ -159,15 +159,17 @@ def test_a_row_missing_a_key_is_refused(collected, capsys):
     assert doc.read_text() == before  # nothing regenerated from a bad file
 
 
-def test_collecting_keeps_rows_of_other_devices(collected, tiny_study):
+def test_collecting_keeps_other_presets_rows_and_replaces_its_own(collected, tiny_study):
     results, doc = collected
     document = json.loads(results.read_text())
-    gpu = {**document["rows"][0], "device": "NVIDIA H200", "iou": 0.5}
-    document["rows"].append(gpu)
+    ours = document["rows"][0]
+    gpu = {**ours, "device": "NVIDIA H200", "preset": "study", "iou": 0.5}
+    older = {**ours, "device": "CPU (another machine, 2 threads)", "epochs": 1, "iou": 0.25}  # same preset, before
+    document["rows"] = [older, gpu]
     results.write_text(json.dumps(document))
     assert seg_results(["--study", str(tiny_study), "--results", str(results), "--doc", str(doc)]) == 0
     rows = read_results(results)["rows"]
-    assert [r["device"] for r in rows] == [document["rows"][0]["device"], "NVIDIA H200"]
+    assert [(r["device"], r["iou"]) for r in rows] == [(ours["device"], ours["iou"]), ("NVIDIA H200", 0.5)]
 
 
 def test_not_a_study_folder_is_one_line(tmp_path, capsys):
@@ -176,14 +178,25 @@ def test_not_a_study_folder_is_one_line(tmp_path, capsys):
 
 
 def test_the_answer_gives_margins_from_the_rows(collected):
-    from bench.results_doc import answer
+    from bench.results_doc import answer, latency_table
 
     effb0 = read_results(collected[0])["rows"][0]
     effb0 = {**effb0, "iou": 0.9, "latency": [{**lat, "p50_ms": 10.0} for lat in effb0["latency"]]}
     resnext = {**effb0, "encoder": "resnext50", "iou": 0.85, "latency": [{**lat, "p50_ms": 30.0} for lat in effb0["latency"]]}
     for lat in effb0["latency"] + resnext["latency"]:
         lat.update(runtime="tflite", precision="int8", artifact="x-int8.tflite")
+    effb0["epochs"], effb0["train_hours"] = 12, 0.5
     line, = answer([resnext, effb0])
-    assert "EfficientNet-B0 0.900, ResNeXt-50 0.850. Best: EfficientNet-B0, by 0.050." in line
+    assert "EfficientNet-B0 0.900 (12 epochs, 0.50 h), ResNeXt-50 0.850 (3 epochs, " in line
+    assert "Best: EfficientNet-B0, by 0.050." in line
     assert "p50: EfficientNet-B0 10.0 ms, ResNeXt-50 30.0 ms" in line
     assert "ResNeXt-50: -0.050 IoU against the best, 3.0x the fastest's int8 latency." in line
+
+    elsewhere = {**resnext, "bench_cpu": "AMD EPYC family 26 model 2 (2 cores)"}  # a latency from another machine
+    line, = answer([elsewhere, effb0])
+    assert "ResNeXt-50 30.0 ms (AMD EPYC family 26 model 2 (2 cores))" in line and "no speed ratio" in line
+    assert "x the fastest's" not in line and "ResNeXt-50: -0.050 IoU against the best." in line
+    table = latency_table([elsewhere, effb0], effb0["dataset"])
+    assert table[2].endswith("| measured on |") and "the machine each row names" in table[0]
+    assert all(row.endswith(f"| {r['bench_cpu']} |") for r, row in zip([effb0] * 2 + [elsewhere] * 2, table[4:]))
+    assert "measured on" not in "".join(latency_table([resnext, effb0], effb0["dataset"]))  # one machine: no column

@@ -25,8 +25,13 @@ def _cpuinfo_field(name: str) -> str | None:
 
 
 def cpu_model() -> str:
-    """'AMD EPYC 9R14' or whatever the OS calls it; the architecture where it says nothing."""
-    return _cpuinfo_field("model name") or platform.processor() or platform.machine()
+    """'AMD EPYC 9R14' or whatever the OS calls it; the architecture where it says nothing. A name without a model
+    number ('AMD EPYC' on some VMs, both Zen 4 and Zen 5) gets the family and model: 'AMD EPYC family 25 model 17'."""
+    name = _cpuinfo_field("model name") or platform.processor() or platform.machine()
+    family, model = _cpuinfo_field("cpu family"), _cpuinfo_field("model")
+    if not any(c.isdigit() for c in name) and family and model:
+        name = f"{name} family {family} model {model}"
+    return name
 
 
 def cpu_flags() -> frozenset[str]:
