@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import csv
 import json
+import re
 from pathlib import Path
 
 from train.atomic import atomic_path
@@ -104,14 +105,24 @@ def is_int8_float_io(row: dict) -> bool:
     return row["format"] == "tflite" and row["precision"] == "int8" and "-io8" not in row["artifact"]
 
 
+OLD_FLOAT_OPS_NOTE = re.compile(r"^the first (\d+) of \d+ ops kept float")
+
+
 def int8_float_ops(export_dir: Path, artifact: str | None) -> int | None:
     """How many leading ops the int8 export kept float, as its contract says (None: not recorded)."""
     from export.contract import contract_path, read_contract
 
     if not artifact or not contract_path(export_dir / artifact).is_file():
         return None
-    fidelity = read_contract(export_dir / artifact).fidelity
-    return fidelity.float_ops if fidelity is not None else None
+    contract = read_contract(export_dir / artifact)
+    if contract.fidelity is not None and contract.fidelity.float_ops is not None:
+        return contract.fidelity.float_ops
+    for note in contract.notes:  # contracts written before fidelity.float_ops said it only in a note
+        if note.startswith("every op int8"):
+            return 0
+        if match := OLD_FLOAT_OPS_NOTE.match(note):
+            return int(match.group(1))
+    return None
 
 
 def unmatched(run_dir: Path, export_dir: Path) -> str | None:
