@@ -3,7 +3,7 @@
     seg-results --study runs/study/cpu     collect the study's rows into docs/results.json, then regenerate
     seg-results                            regenerate docs/RESULTS.md and its plot from docs/results.json alone
 
-A row is one encoder x dataset x split x training device: how it was trained (epochs, optimizer hours,
+A row is one encoder x dataset x split of one preset: how it was trained (epochs, optimizer hours,
 recipe), its IoU against ground truth (torch fp32, over the split and per image), every exported format's
 IoU and mask agreement with torch fp32, and every latency row with its settings. Rows are validated
 against bench/results.schema.json on write and on read; collecting replaces the rows of the same preset,
