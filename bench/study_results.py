@@ -128,12 +128,13 @@ def int8_float_ops(export_dir: Path, artifact: str | None) -> int | None:
 def unmatched(run_dir: Path, export_dir: Path) -> str | None:
     """Why this run's bench rows do not describe it, if they do not: a training short of its planned epochs, or
     exports (and so benches) made from another checkpoint, as after a retraining that has not been exported yet."""
-    from train.checkpoint import file_sha256, load_checkpoint
+    from train.checkpoint import file_sha256
 
-    last = load_checkpoint(run_dir / "last.pt")
-    planned = last.meta.recipe.get("epochs")
-    if planned is not None and last.meta.epoch < planned:
-        return f"trained {last.meta.epoch} of {planned} epochs"
+    from .study import planned_epochs, trained_epochs
+
+    planned, done = planned_epochs(run_dir), trained_epochs(run_dir)
+    if planned is not None and done < planned:
+        return f"trained {done} of {planned} epochs"
     try:
         exported_from = json.loads((export_dir / "study-stamp.json").read_text())["checkpoint_sha256"]
     except (OSError, ValueError, KeyError, TypeError):
