@@ -111,6 +111,18 @@ def test_the_float_op_steps_run_the_fp32_reference_once(exported, ccp_dir, tmp_p
     assert compare_masks(onnx, int8, images[:2], cache)["pooled_iou"] > 0.5  # kept for 3 images: not used for 2
 
 
+def test_the_reference_cache_follows_the_onnx_file(tmp_path):
+    from export.formats.tflite import reference_cache
+
+    onnx, images = tmp_path / "model.onnx", [tmp_path / "a.png", tmp_path / "b.png"]
+    onnx.write_bytes(b"weights one")
+    first = reference_cache(onnx, images)
+    assert reference_cache(onnx, images) == first  # the next float-op step finds the same logits
+    assert reference_cache(onnx, images[:1]) != first
+    onnx.write_bytes(b"other weights, another size")  # a re-export: its logits are not the old file's
+    assert reference_cache(onnx, images) != first
+
+
 def test_below_the_goal_float_ops_are_kept_only_where_they_pay(exported, trained_checkpoint, ccp_dir, tmp_path,
                                                                monkeypatch):
     """The session's barely trained model agrees far below 0.98, and a float stem does not fix it (its error is
