@@ -59,13 +59,13 @@ def answer(rows: list[dict]) -> list[str]:
         if not group:
             continue
         best = group[0]
-        # each with its training budget: the encoders need not have had the same epochs (the cpu preset gives them
-        # about equal CPU time)
+        # each with its training budget: the encoders need not have had the same epochs (the cpu preset aims at
+        # about equal CPU time; training_cost says where the hours show otherwise)
         ranking = ", ".join(f"{name(r['encoder'])} {r['iou']:.3f} ({r['epochs']} epochs, {r['train_hours']:.2f} h)"
                             for r in group)
         line = f"- **{dataset}** (test split, torch fp32 IoU, training): {ranking}."
         if len(group) > 1:
-            line += f" Best: {name(best['encoder'])}, by {best['iou'] - group[1]['iou']:.3f}."
+            line += f" Best: {name(best['encoder'])}, by {best['iou'] - group[1]['iou']:.3f}.{training_cost(group)}"
         one = min(thread_counts(group), key=lambda t: (t is None, t))
         timed = sorted(((p50(r, "tflite", "int8", one), r) for r in group if p50(r, "tflite", "int8", one) is not None),
                        key=lambda t: t[0])
@@ -86,6 +86,23 @@ def answer(rows: list[dict]) -> list[str]:
             line += "."
         lines.append(line)
     return lines
+
+
+UNEQUAL_COST = 1.5  # training-hour ratio on one machine above which the ranking is not at equal cost
+
+
+def training_cost(group: list[dict]) -> str:
+    """Whether the ranking was bought at equal training cost: a preset's epochs are fixed, but what they cost per
+    encoder depends on the CPU (EfficientNet-B0's 40 epochs matched the ResNets' 10 on Zen 5, not on Zen 4)."""
+    machines = {(r["device"], r["bench_cpu"]) for r in group}  # a study run trains and benches on one machine
+    if len(machines) > 1:
+        return " Trained on machines the rows name differently: their hours do not compare."
+    timed = sorted(((r["train_hours"], r) for r in group if r.get("train_hours")), key=lambda t: t[0])
+    if len(timed) > 1 and timed[-1][0] > UNEQUAL_COST * timed[0][0]:
+        (least, cheap), (most, dear) = timed[0], timed[-1]
+        return (f" Not at equal cost: {name(dear['encoder'])} trained {most / least:.1f}x as long as "
+                f"{name(cheap['encoder'])} on the same machine.")
+    return ""
 
 
 def float_ops(row: dict) -> str:

@@ -57,8 +57,11 @@ PRESETS = {
                     ("--calib-count", "32"), ("--runs", "20", "--warmup", "3"), checkpoint="default",
                     note="the shipped default model (EfficientNet-B0 U-Net, 256x256), every format, CCP test split"),
     # cheapest first after ResNeXt-50, so a study stopped early has the ranking's ends. The budget is about equal
-    # CPU time per encoder: an EfficientNet-B0 epoch costs about a quarter of a ResNet's (0.17 vs 0.71-0.78 h for
-    # 10 CCP epochs on 2 Zen 5 cores), so it gets 4x the epochs; one-cycle runs are not extended but retrained
+    # CPU time per encoder on the Zen 5 it was set on: an EfficientNet-B0 epoch cost about a quarter of a ResNet's
+    # (0.17 vs 0.71-0.78 h for 10 CCP epochs on 2 cores), so it gets 4x the epochs. The ratio depends on the CPU
+    # (Zen 4, `python -m train.speed` at 288x288 bf16: 5.55 vs 3.24 / 1.89 img/s; CamVid runs 1.25 vs 0.55 /
+    # 0.66 h), so the epochs stay fixed for reproducibility and RESULTS.md says where the hours were not equal.
+    # One-cycle runs are not extended but retrained.
     "cpu": Preset(("resnext50", "efficientnet-b0", "resnet152"), ("ccp", "camvid"), {"ccp": (256, 256), "camvid": (256, 352)}, {"ccp": 10, "camvid": 10},
                   CPU_RECIPE, ("--calib-count", "64"), ("--runs", "30", "--warmup", "5"), threads=(2, 1),
                   epoch_scale={"efficientnet-b0": 4},

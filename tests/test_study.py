@@ -186,11 +186,18 @@ def test_the_answer_gives_margins_from_the_rows(collected):
     for lat in effb0["latency"] + resnext["latency"]:
         lat.update(runtime="tflite", precision="int8", artifact="x-int8.tflite")
     effb0["epochs"], effb0["train_hours"] = 12, 0.5
+    resnext["train_hours"] = 0.5
     line, = answer([resnext, effb0])
     assert "EfficientNet-B0 0.900 (12 epochs, 0.50 h), ResNeXt-50 0.850 (3 epochs, " in line
     assert "Best: EfficientNet-B0, by 0.050." in line
     assert "p50: EfficientNet-B0 10.0 ms, ResNeXt-50 30.0 ms" in line
     assert "ResNeXt-50: -0.050 IoU against the best, 3.0x the fastest's int8 latency." in line
+    assert "equal cost" not in line and "name differently" not in line  # one machine, 0.5 h each
+
+    longer = {**effb0, "train_hours": 1.2}  # EfficientNet-B0's epochs cost more on this CPU than the preset assumed
+    assert "Not at equal cost: EfficientNet-B0 trained 2.4x as long as ResNeXt-50 on the same machine." in answer([resnext, longer])[0]
+    elsewhere_trained = {**resnext, "device": "CPU (AMD EPYC family 26 model 2, 2 threads)"}
+    assert "their hours do not compare" in answer([elsewhere_trained, longer])[0]
 
     elsewhere = {**resnext, "bench_cpu": "AMD EPYC family 26 model 2 (2 cores)"}  # a latency from another machine
     line, = answer([elsewhere, effb0])
