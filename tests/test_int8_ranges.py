@@ -111,15 +111,20 @@ def test_the_float_op_steps_run_the_fp32_reference_once(exported, ccp_dir, tmp_p
     assert compare_masks(onnx, int8, images[:2], cache)["pooled_iou"] > 0.5  # kept for 3 images: not used for 2
 
 
-def test_the_reference_cache_follows_the_onnx_file(tmp_path):
+def test_the_reference_cache_follows_the_onnx_file(exported, tmp_path):
+    import shutil
+
+    from export.contract import write_contract
     from export.formats.tflite import reference_cache
 
     onnx, images = tmp_path / "model.onnx", [tmp_path / "a.png", tmp_path / "b.png"]
-    onnx.write_bytes(b"weights one")
+    shutil.copy(exported("onnx", "fp32"), onnx)
+    write_contract(read_contract(exported("onnx", "fp32")), onnx)
     first = reference_cache(onnx, images)
     assert reference_cache(onnx, images) == first  # the next float-op step finds the same logits
     assert reference_cache(onnx, images[:1]) != first
-    onnx.write_bytes(b"other weights, another size")  # a re-export: its logits are not the old file's
+    onnx.write_bytes(onnx.read_bytes() + b"\0")  # a re-export (file and contract): its logits are not the old file's
+    write_contract(read_contract(exported("onnx", "fp32")), onnx)
     assert reference_cache(onnx, images) != first
 
 

@@ -8,7 +8,6 @@ tensors by index, as names may differ between converters.
 from __future__ import annotations
 
 import dataclasses
-import functools
 import hashlib
 from pathlib import Path
 
@@ -239,17 +238,11 @@ def held_out_agreement(path: Path, contract: ModelContract, onnx_path: Path, job
 
 def reference_cache(onnx_path: Path, images: list[Path]) -> Path:
     """Where the fp32 ONNX's logits on these images are kept for the next float-op step (this export's workspace)."""
-    stat = onnx_path.stat()
-    onnx_sha = _sha256_once(str(onnx_path.resolve()), stat.st_mtime_ns, stat.st_size)
+    # the sha256 its contract records (checked when fp32_onnx() picked it): no ~250 MB hash at every step; only
+    # contracts older than checksums make us hash the file
+    onnx_sha = read_contract(onnx_path).artifact_sha256 or file_sha256(onnx_path)
     key = hashlib.sha256("\n".join([onnx_sha, *map(str, images)]).encode()).hexdigest()[:16]
     return convert.workspace() / f"reference-logits-{key}.npy"
-
-
-@functools.lru_cache(maxsize=8)
-def _sha256_once(path: str, mtime_ns: int, size: int) -> str:
-    """One hash per ONNX file per export, not one per float-op step (ResNet-152's is ~250 MB); a rewritten file
-    has another mtime or size, so it is hashed again."""
-    return file_sha256(path)
 
 
 def check_floor(fidelity: Fidelity) -> None:
