@@ -7,6 +7,7 @@ import os
 from dataclasses import replace
 from pathlib import Path
 
+from train.checkpoint import file_sha256
 from train.errors import UserError
 
 
@@ -14,22 +15,14 @@ def artifact_digest(path: str | Path) -> tuple[str, int]:
     """(sha256, bytes) of a file, or of a folder artifact (.mlpackage): its files' relative names and contents."""
     path = Path(path)
     if path.is_file():
-        return _file_sha256(path), path.stat().st_size
+        return file_sha256(path), path.stat().st_size
     if not path.is_dir():
         raise UserError(f"artifact not found: {path}")
     digest, size = hashlib.sha256(), 0
     for file in sorted(p for p in path.rglob("*") if p.is_file()):
-        digest.update(file.relative_to(path).as_posix().encode() + b"\0" + _file_sha256(file).encode() + b"\n")
+        digest.update(file.relative_to(path).as_posix().encode() + b"\0" + file_sha256(file).encode() + b"\n")
         size += file.stat().st_size
     return digest.hexdigest(), size
-
-
-def _file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def verify_artifact(artifact: str | Path, contract) -> None:

@@ -85,11 +85,11 @@ def test_a_run_planned_for_another_one_cycle_budget_is_kept_aside_and_trained_an
     shutil.copytree(tiny_study, copy)
     commands = {}
     monkeypatch.setattr(study.Steps, "run", lambda self, label, cmd: commands.setdefault(label, cmd) and True)
-    longer = study.Preset(**{**TINY.__dict__, "train_args": ("--schedule", "onecycle"), "epoch_scale": {"efficientnet-b0": 2}})
+    longer = study.Preset(**{**TINY.__dict__, "train_args": ("--schedule", "onecycle"), "encoder_epochs": {"efficientnet-b0": {"ccp": 6}}})
     monkeypatch.setitem(study.PRESETS, "tiny", longer)
     assert study.main(["--preset", "tiny", "--data-root", str(DATA), "--out", str(copy)]) == 0
     train = commands["train efficientnet-b0 on ccp"]
-    assert "--resume" not in train and train[train.index("--epochs") + 1] == "6"  # 3 x 2, from the start
+    assert "--resume" not in train and train[train.index("--epochs") + 1] == "6"  # its own budget, from the start
     kept = copy / "train" / "efficientnet-b0-ccp.3-epochs"
     assert (kept / "best.pt").is_file() and not (copy / "train" / "efficientnet-b0-ccp").exists()
     assert f"trained for 3 epochs, the budget is 6: training anew (the old run is kept in {kept})" in capsys.readouterr().out
