@@ -54,8 +54,9 @@ def answer(rows: list[dict]) -> list[str]:
     """The study's question, asked of the data: is ResNeXt-50 still the best and the fastest? With margins, so
     a tie reads as one."""
     lines = []
-    for dataset in sorted({r["dataset"] for r in rows}):
-        group = sorted((r for r in rows if r["dataset"] == dataset and r["iou"] is not None), key=lambda r: -r["iou"])
+    for dataset, split in sorted({(r["dataset"], r["split"]) for r in rows}, key=lambda k: (k[0], k[1] != "test", k[1])):
+        group = sorted((r for r in rows if (r["dataset"], r["split"]) == (dataset, split) and r["iou"] is not None),
+                       key=lambda r: -r["iou"])
         if not group:
             continue
         best = group[0]
@@ -63,10 +64,12 @@ def answer(rows: list[dict]) -> list[str]:
         # about equal CPU time; training_cost says where the hours show otherwise)
         ranking = ", ".join(f"{name(r['encoder'])} {r['iou']:.3f} ({r['epochs']} epochs, {r['train_hours']:.2f} h)"
                             for r in group)
-        line = f"- **{dataset}** (test split, torch fp32 IoU, training): {ranking}."
+        where = ("test split" if split == "test" else
+                 f"models trained on {dataset}, scored on {split}: {best.get('test_images', '?')} images never trained on")
+        line = f"- **{dataset if split == 'test' else split}** ({where}, torch fp32 IoU, training): {ranking}."
         if len(group) > 1:
             line += f" Best: {name(best['encoder'])}, by {best['iou'] - group[1]['iou']:.3f}.{training_cost(group)}"
-        one = min(thread_counts(group), key=lambda t: (t is None, t))
+        one = min(thread_counts(group), key=lambda t: (t is None, t), default=None)  # none: scored, not timed
         timed = sorted(((p50(r, "tflite", "int8", one), r) for r in group if p50(r, "tflite", "int8", one) is not None),
                        key=lambda t: t[0])
         one_machine = len({r["bench_cpu"] for _, r in timed}) <= 1  # else their latencies do not compare
@@ -114,7 +117,7 @@ def float_ops(row: dict) -> str:
 def iou_table(rows: list[dict]) -> list[str]:
     lines = ["| encoder | dataset | study | ours: IoU (split / per image) | int8 mask IoU vs fp32 | int8 ops kept float "
              "| best val IoU | trained |", "|---|---|---:|---:|---:|---:|---:|---|"]
-    for r in sorted(rows, key=lambda r: (r["dataset"], r["encoder"])):
+    for r in sorted(rows, key=lambda r: (r["dataset"], r["split"] != "test", r["split"], r["encoder"])):
         study = STUDY_IOU_CAMVID.get(r["encoder"]) if r["dataset"] == "camvid" else STUDY_IOU_PORTRAIT
         study = f"{study} (pedestrians)" if r["dataset"] == "camvid" else f"{study} (EG1800 portraits)"
         lines.append(f"| {name(r['encoder'])} | {r['dataset']} {r['split']} | {study} | {f3(r['iou'])} / "
@@ -123,8 +126,13 @@ def iou_table(rows: list[dict]) -> list[str]:
     return lines
 
 
+def timed_rows(rows: list[dict]) -> list[dict]:
+    """The rows that carry latency: test splits (a model scored on another set was timed on its test split)."""
+    return [r for r in rows if r["split"] == "test"]
+
+
 def latency_table(rows: list[dict], dataset: str) -> list[str]:
-    group = sorted((r for r in rows if r["dataset"] == dataset), key=lambda r: r["encoder"])
+    group = sorted((r for r in timed_rows(rows) if r["dataset"] == dataset), key=lambda r: r["encoder"])
     if not group:
         return []
     size = "x".join(str(v) for v in group[0]["imgsz"])
@@ -145,9 +153,9 @@ def latency_table(rows: list[dict], dataset: str) -> list[str]:
 
 def formats_table(rows: list[dict]) -> list[str]:
     lines = ["| encoder | dataset | artifact | runtime | IoU | mask IoU vs torch fp32 | MB |", "|---|---|---|---|---:|---:|---:|"]
-    for r in sorted(rows, key=lambda r: (r["dataset"], r["encoder"])):
+    for r in sorted(rows, key=lambda r: (r["dataset"], r["split"] != "test", r["split"], r["encoder"])):
         for f in r["formats"]:
-            lines.append(f"| {name(r['encoder'])} | {r['dataset']} | {f['artifact']} | {f['backend']} | {f3(f['iou'])} | "
+            lines.append(f"| {name(r['encoder'])} | {r['dataset']} {r['split']} | {f['artifact']} | {f['backend']} | {f3(f['iou'])} | "
                          f"{f3(f['mask_iou_vs_fp32'])} | {ms(f['file_mb'])} |")
     return lines
 
@@ -160,7 +168,8 @@ def params_table(rows: list[dict]) -> list[str]:
 
 
 def plot(rows: list[dict], path: Path) -> Path:
-    """IoU against p50 latency at one thread, one colour per encoder, one marker per format."""
+    """IoU against p50 latency at one thread, one colour per encoder, one marker per format (test splits)."""
+    rows = timed_rows(rows)
     import matplotlib
 
     matplotlib.use("Agg")
@@ -190,7 +199,7 @@ def plot(rows: list[dict], path: Path) -> Path:
 
 def render(rows: list[dict], doc: Path) -> list[Path]:
     """Write `doc` and its plot beside it; returns both paths."""
-    picture = plot(rows, doc.with_name(PLOT_NAME)) if rows else None
+    picture = plot(rows, doc.with_name(PLOT_NAME)) if timed_rows(rows) else None
     machines = sorted({f"trained on {r['device']}, measured on {r['bench_cpu']}" for r in rows})
     text = ["# Results: the study, reduced to what this project's machines can train", "",
             "<!-- generated by `seg-results` from docs/results.json (bench/results_doc.py): do not edit by hand -->", "",

@@ -43,6 +43,9 @@ class Preset:
     checkpoint: str | None = None  # 'default': use the shipped model instead of training
     threads: tuple[int | None, ...] = (None,)  # one bench per thread count (None: every core)
     latency_only_args: tuple[str, ...] = ("--limit", "16")  # benches after the first: IoU is the first one's
+    # dataset -> folders beside it under --data-root whose test split its models are also scored on, never
+    # trained on (portraits: CCP's models on half-body framing, the study's EG1800 setting)
+    eval_sets: dict[str, tuple[str, ...]] = dataclasses.field(default_factory=dict)
     # encoder -> dataset -> epochs, where an encoder's budget is not the dataset's
     encoder_epochs: dict[str, dict[str, int]] = dataclasses.field(default_factory=dict)
 
@@ -51,6 +54,8 @@ class Preset:
 
 
 STUDY = ("resnext50", "resnet152", "efficientnet-b0")
+EVAL_PREFIX = "eval-"  # bench/DATASET/eval-NAME: the dataset's models scored on another set's test split
+EVAL_ONLY = ("--runs", "1", "--warmup", "0")  # IoU and agreement only: latency is the test split's benches'
 # from scratch (no ImageNet weights offline), so a short one-cycle at 20x the study's lr replaces its 150 epochs
 CPU_RECIPE = ("--optimizer", "adamw", "--schedule", "onecycle", "--lr", "2e-3", "--loss", "dice+bce", "--amp", "auto")
 PRESETS = {
@@ -66,14 +71,14 @@ PRESETS = {
     # that EfficientNet-B0 reached. One-cycle runs are not extended but retrained.
     "cpu": Preset(("resnext50", "efficientnet-b0", "resnet152"), ("ccp", "camvid"), {"ccp": (256, 256), "camvid": (256, 352)}, {"ccp": 20, "camvid": 10},
                   CPU_RECIPE, ("--calib-count", "64"), ("--runs", "30", "--warmup", "5"), threads=(2, 1),
-                  encoder_epochs={"efficientnet-b0": {"ccp": 40, "camvid": 40}},
+                  encoder_epochs={"efficientnet-b0": {"ccp": 40, "camvid": 40}}, eval_sets={"ccp": ("portraits",)},
                   note="the study reduced for 2 CPU cores: from scratch, 256x256 CCP and 256x352 CamVid, 20 CCP epochs "
                        "for the ResNets and 10 on CamVid (about equal CPU time there), 40 for EfficientNet-B0, one-cycle "
                        "AdamW 2e-3, Dice+BCE, bf16 where the CPU has it"),
     "study": Preset(STUDY, ("ccp", "camvid"), {"ccp": (512, 512), "camvid": (352, 480)}, {"ccp": 150, "camvid": 150}, (),
                     ("--calib-count", "300"),
                     ("--runs", "100", "--warmup", "20", "--row-timeout", "3600"),  # 512x512 CPU rows are slow
-                    backends="all", note="the study's recipe: Dice, Adam 1e-4 halved every 50 epochs, batch 8, 150 epochs"),
+                    backends="all", eval_sets={"ccp": ("portraits",)}, note="the study's recipe: Dice, Adam 1e-4 halved every 50 epochs, batch 8, 150 epochs"),
 }
 
 
@@ -196,10 +201,26 @@ def export_step(steps: Steps, preset: Preset, encoder: str, dataset: str, checkp
         write_stamp(stamp, inputs)
 
 
+def export_stamps(export_root: Path, encoders) -> dict:
+    """What each encoder's exports were made from: a bench stamped with them is redone when they change."""
+    return {e: (export_root / e / "study-stamp.json").read_text() if (export_root / e / "study-stamp.json").is_file()
+            else None for e in encoders}
+
+
+def measure(steps: Steps, label: str, command: list[str], bench_out: Path, out: Path, stamps: dict, always: bool) -> bool:
+    """Run one seg-bench unless its stamp says it already measured these exports with this command; False: not run."""
+    inputs, stamp = {"command": portable(command, out), "exports": stamps}, bench_out / "study-stamp.json"
+    if not always and stamp_matches(stamp, inputs):
+        print(f"seg-study: {bench_out} already measured these exports: not redone")
+        return False
+    if steps.run(label, command):
+        write_stamp(stamp, inputs)
+    return True
+
+
 def bench_step(steps: Steps, preset: Preset, encoders, dataset: str, data: list[str], out: Path) -> list[Path]:
     export_root = out / "export" / dataset
-    stamps = {e: (export_root / e / "study-stamp.json").read_text() if (export_root / e / "study-stamp.json").is_file()
-              else None for e in encoders}
+    stamps = export_stamps(export_root, encoders)
     outs = []
     for i, threads in enumerate(preset.threads):
         bench_out = out / "bench" / dataset / (f"t{threads}" if threads else "")
@@ -208,15 +229,26 @@ def bench_step(steps: Steps, preset: Preset, encoders, dataset: str, data: list[
                    *preset.bench_args, *(["--threads", str(threads)] if threads else []),
                    *(preset.latency_only_args if i and data else [])]  # last: they override; --force: a re-run replaces
         outs.append(bench_out)
-        inputs, stamp = {"command": portable(command, out), "exports": stamps}, bench_out / "study-stamp.json"
-        if preset.checkpoint is None and stamp_matches(stamp, inputs):
-            print(f"seg-study: {bench_out} already measured these exports: not redone")
-            continue
-        if steps.run(f"bench {dataset}" + (f" ({threads} threads)" if threads else ""), command):
-            write_stamp(stamp, inputs)
-        steps.run(f"paper tables {dataset}", [_tool("seg-bench"), "--paper", "--results",
-                                              str(bench_out / "results.json"), "--out", str(bench_out)])
+        label = f"bench {dataset}" + (f" ({threads} threads)" if threads else "")
+        if measure(steps, label, command, bench_out, out, stamps, always=preset.checkpoint is not None):
+            steps.run(f"paper tables {dataset}", [_tool("seg-bench"), "--paper", "--results",
+                                                  str(bench_out / "results.json"), "--out", str(bench_out)])
     return outs
+
+
+def eval_step(steps: Steps, preset: Preset, encoders, dataset: str, name: str, root: Path, out: Path) -> None:
+    """Score the dataset's exports on another set's test split (IoU and agreement with torch fp32, no latency)."""
+    if not (root / "test").is_dir():
+        print(f"seg-study: no {root / 'test'}: {dataset}'s models are not scored on {name}")
+        return
+    export_root, bench_out = out / "export" / dataset, out / "bench" / dataset / f"{EVAL_PREFIX}{name}"
+    threads = preset.threads[0]
+    command = [_tool("seg-bench"), "--encoder", ",".join(encoders), "--artifacts", str(export_root),
+               "--backend", preset.backends, "--out", str(bench_out), "--no-progress", "--force",
+               "--data", str(root), "--split", "test", *preset.bench_args, *EVAL_ONLY,
+               *(["--threads", str(threads)] if threads else [])]
+    measure(steps, f"score {dataset}'s models on {name}", command, bench_out, out,
+            export_stamps(export_root, encoders), always=preset.checkpoint is not None)
 
 
 def run_dataset(steps: Steps, preset: Preset, dataset: str, root: Path | None, out: Path, args) -> None:
@@ -236,6 +268,9 @@ def run_dataset(steps: Steps, preset: Preset, dataset: str, root: Path | None, o
         export_step(steps, preset, encoder, dataset, checkpoint, out)
     data = ["--data", str(root), "--split", "test"] if have_data else []
     bench_outs = bench_step(steps, preset, encoders, dataset, data, out)
+    if have_data and preset.checkpoint is None:  # trained here on this dataset: see how far its models carry
+        for name in preset.eval_sets.get(dataset, ()):
+            eval_step(steps, preset, encoders, dataset, name, root.parent / name, out)
     if preset.checkpoint == "default":
         say_default_model(bench_outs[0] / "results.json", dataset, have_data)
 

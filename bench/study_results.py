@@ -22,6 +22,8 @@ from train.atomic import atomic_path
 from train.errors import UserError, cli_entry
 from train.zoo import STUDY_ENCODERS
 
+from .study import EVAL_PREFIX
+
 SCHEMA = Path(__file__).with_name("results.schema.json")
 RESULTS_JSON, RESULTS_MD = Path("docs/results.json"), Path("docs/RESULTS.md")
 ROW_KEY = ("encoder", "dataset", "split", "imgsz", "preset")  # a preset's newest run replaces its older one
@@ -154,7 +156,8 @@ def collect(study: Path, preset: str) -> list[dict]:
     rows = []
     for bench_dir in sorted(p for p in (study / "bench").glob("*") if p.is_dir()):
         dataset = bench_dir.name
-        runs = sorted(bench_dir.glob("**/results.json"), key=lambda p: p.parent.name)
+        runs = sorted((p for p in bench_dir.glob("**/results.json") if not p.parent.name.startswith(EVAL_PREFIX)),
+                      key=lambda p: p.parent.name)
         if not runs:
             continue
         full = max(runs, key=images_scored)
@@ -173,16 +176,49 @@ def collect(study: Path, preset: str) -> list[dict]:
             int8 = next((f for f in formats if is_int8_float_io(f)), None)
             latency = [lat for run in runs for lat in latency_rows(bench_rows(run, encoder))]
             h, w = (int(v) for v in results[0]["input_size"].split("x"))
-            rows.append({"encoder": encoder, "dataset": dataset, "split": "test", "imgsz": [h, w],
-                         "epochs": train["epochs"], "train_hours": train["train_hours"],
-                         "iou": torch_row and torch_row["iou"], "iou_per_image": torch_row and torch_row["iou_per_image"],
-                         "int8_mask_iou_vs_fp32": int8 and int8["mask_iou_vs_fp32"],
-                         "int8_float_ops": int8_float_ops(study / "export" / dataset / encoder, int8 and int8["artifact"]),
-                         "device": train["device"],
-                         "bench_cpu": results[0].get("device", ""), "preset": preset, "recipe": train["recipe"],
-                         "val_iou": train["val_iou"], "best_epoch": train["best_epoch"], "params": train["params"],
-                         "test_images": images_scored(full), "formats": formats, "latency": latency})
+            row = {"encoder": encoder, "dataset": dataset, "split": "test", "imgsz": [h, w],
+                   "epochs": train["epochs"], "train_hours": train["train_hours"],
+                   "iou": torch_row and torch_row["iou"], "iou_per_image": torch_row and torch_row["iou_per_image"],
+                   "int8_mask_iou_vs_fp32": int8 and int8["mask_iou_vs_fp32"],
+                   "int8_float_ops": int8_float_ops(study / "export" / dataset / encoder, int8 and int8["artifact"]),
+                   "device": train["device"],
+                   "bench_cpu": results[0].get("device", ""), "preset": preset, "recipe": train["recipe"],
+                   "val_iou": train["val_iou"], "best_epoch": train["best_epoch"], "params": train["params"],
+                   "test_images": images_scored(full), "formats": formats, "latency": latency}
+            rows += [row, *eval_rows(row, bench_dir, study / "export" / dataset / encoder)]
     return rows
+
+
+def eval_rows(row: dict, bench_dir: Path, export_dir: Path) -> list[dict]:
+    """The test row's model scored on other sets (bench_dir/eval-NAME): one row per set, split NAME, its IoU and
+    agreement there and no latency (the test row has it). A score of older exports than these is left out."""
+    rows = []
+    for results in sorted(bench_dir.glob(f"{EVAL_PREFIX}*/results.json")):
+        split = results.parent.name.removeprefix(EVAL_PREFIX)
+        measured = bench_rows(results, row["encoder"])
+        if not measured:
+            continue
+        if not measured_these_exports(results.parent, export_dir):
+            print(f"seg-results: {row['encoder']} on {split} left out: scored before its latest export "
+                  "(run seg-study again to score it)")
+            continue
+        formats = format_rows(measured)
+        torch_row = next((f for f in formats if f["backend"].startswith("torch") and f["precision"] == "fp32"), None)
+        int8 = next((f for f in formats if is_int8_float_io(f)), None)
+        rows.append({**row, "split": split, "iou": torch_row and torch_row["iou"],
+                     "iou_per_image": torch_row and torch_row["iou_per_image"],
+                     "int8_mask_iou_vs_fp32": int8 and int8["mask_iou_vs_fp32"], "test_images": images_scored(results),
+                     "formats": formats, "latency": []})
+    return rows
+
+
+def measured_these_exports(bench_out: Path, export_dir: Path) -> bool:
+    """Whether a seg-study bench's stamp names the export stamp the encoder's folder holds now."""
+    try:
+        measured = json.loads((bench_out / "study-stamp.json").read_text())["exports"][export_dir.name]
+        return measured == (export_dir / "study-stamp.json").read_text()
+    except (OSError, ValueError, KeyError, TypeError):
+        return False
 
 
 @cli_entry("seg-results")

@@ -20,7 +20,7 @@ from conftest import DATA, SMALL
 TINY = study.Preset(("efficientnet-b0",), ("ccp",), {"ccp": SMALL}, {"ccp": 3}, formats="onnx",
                     backends="torch-cpu,ort-cpu", export_args=("--calib-count", "4"),
                     bench_args=("--runs", "3", "--warmup", "1", "--limit", "6"), threads=(2, 1),
-                    latency_only_args=("--limit", "2"))
+                    latency_only_args=("--limit", "2"), eval_sets={"ccp": ("portraits",)})
 
 
 def run_study(out, monkeypatch) -> int:
@@ -42,6 +42,7 @@ def test_finished_training_is_not_retrained_and_done_steps_are_not_redone(tiny_s
     first = [row["step"] for row in json.loads((tiny_study / "steps.json").read_text())]
     assert not any(step.startswith("train") for step in first)  # 3/3 epochs: trained already
     assert first[0] == "export efficientnet-b0 (ccp)" and "bench ccp (2 threads)" in first and "bench ccp (1 threads)" in first
+    assert first[-1] == "score ccp's models on portraits"  # after the test split's benches, never trained on
     ran = []
     monkeypatch.setattr(study.Steps, "run", lambda self, label, cmd: ran.append(label) or True)
     assert run_study(tiny_study, monkeypatch) == 0
@@ -105,7 +106,7 @@ def collected(tiny_study, tmp_path, monkeypatch):
 
 def test_rows_come_from_the_study_folder(collected, tiny_study):
     rows = read_results(collected[0])["rows"]
-    assert len(rows) == 1
+    assert [r["split"] for r in rows] == ["test", "portraits"]
     row = rows[0]
     bench = json.loads((tiny_study / "bench" / "ccp" / "t2" / "results.json").read_text())["results"]
     torch_row = next(r for r in bench if r["backend"] == "torch-cpu")
@@ -117,6 +118,44 @@ def test_rows_come_from_the_study_folder(collected, tiny_study):
         ("torch-cpu", 1), ("torch-cpu", 2), ("ort-cpu", 1), ("ort-cpu", 2)}
     assert row["int8_mask_iou_vs_fp32"] is None and row["int8_float_ops"] is None  # no int8 export: not invented
     assert 6_000_000 < row["params"] < 6_500_000
+
+
+def test_the_portraits_row_is_the_ccp_model_scored_there_without_latency(collected, tiny_study):
+    test_row, portraits = read_results(collected[0])["rows"]
+    bench = json.loads((tiny_study / "bench" / "ccp" / "eval-portraits" / "results.json").read_text())
+    assert bench["images"] == "portraits/test (6 images)"  # scored on the portraits, not on CCP again
+    torch_row = next(r for r in bench["results"] if r["backend"] == "torch-cpu")
+    assert (portraits["dataset"], portraits["iou"], portraits["test_images"]) == ("ccp", torch_row["iou_split"], 6)
+    assert portraits["iou"] != test_row["iou"] and portraits["latency"] == []
+    assert {k: portraits[k] for k in ("epochs", "device", "params")} == {k: test_row[k] for k in ("epochs", "device", "params")}
+    text = collected[1].read_text()
+    assert (f"- **portraits** (models trained on ccp, scored on portraits: 6 images never trained on, torch fp32 IoU, "
+            f"training): EfficientNet-B0 {portraits['iou']:.3f} (3 epochs, ") in text
+    assert text.count("| EfficientNet-B0 | 1 |") == 1  # one latency line per thread count: the test row's
+
+
+def test_a_score_of_older_exports_is_not_collected(tiny_study, tmp_path, capsys):
+    copy = tmp_path / "study"
+    shutil.copytree(tiny_study, copy)
+    stamp = copy / "export" / "ccp" / "efficientnet-b0" / "study-stamp.json"
+    stamp.write_text(stamp.read_text().replace('"checkpoint_sha256"', '"checkpoint_sha256" ', 1))  # re-exported since
+    assert seg_results(["--study", str(copy), "--results", str(tmp_path / "r.json"), "--doc", str(tmp_path / "R.md")]) == 0
+    assert [r["split"] for r in read_results(tmp_path / "r.json")["rows"]] == ["test"]
+    assert "efficientnet-b0 on portraits left out: scored before its latest export" in capsys.readouterr().out
+
+
+def test_a_data_root_without_the_portraits_scores_nothing_there(tiny_study, tmp_path, monkeypatch, capsys):
+    root = tmp_path / "data"
+    root.mkdir()
+    (root / "ccp").symlink_to(DATA / "ccp")
+    copy = tmp_path / "study"
+    shutil.copytree(tiny_study, copy)
+    ran = []
+    monkeypatch.setattr(study.Steps, "run", lambda self, label, cmd: ran.append(label) or True)
+    monkeypatch.setitem(study.PRESETS, "tiny", TINY)
+    assert study.main(["--preset", "tiny", "--data-root", str(root), "--out", str(copy)]) == 0
+    assert not any(label.startswith("score") for label in ran)
+    assert f"no {root / 'portraits' / 'test'}: ccp's models are not scored on portraits" in capsys.readouterr().out
 
 
 def test_a_run_retrained_since_its_exports_is_not_collected(tiny_study, tmp_path, capsys):
@@ -169,7 +208,9 @@ def test_collecting_keeps_other_presets_rows_and_replaces_its_own(collected, tin
     results.write_text(json.dumps(document))
     assert seg_results(["--study", str(tiny_study), "--results", str(results), "--doc", str(doc)]) == 0
     rows = read_results(results)["rows"]
-    assert [(r["device"], r["iou"]) for r in rows] == [(ours["device"], ours["iou"]), ("NVIDIA H200", 0.5)]
+    assert [(r["device"], r["split"], r["iou"]) for r in rows][:2] == [(ours["device"], "test", ours["iou"]),
+                                                                       ("NVIDIA H200", "test", 0.5)]
+    assert [r["split"] for r in rows[2:]] == ["portraits"]  # a new key: appended
 
 
 def test_not_a_study_folder_is_one_line(tmp_path, capsys):
