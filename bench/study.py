@@ -248,7 +248,7 @@ def eval_step(steps: Steps, preset: Preset, encoders, dataset: str, name: str, r
                "--data", str(root), "--split", "test", *preset.bench_args, *EVAL_ONLY,
                *(["--threads", str(threads)] if threads else [])]
     measure(steps, f"score {dataset}'s models on {name}", command, bench_out, out,
-            export_stamps(export_root, encoders), always=preset.checkpoint is not None)
+            export_stamps(export_root, encoders), always=False)
 
 
 def run_dataset(steps: Steps, preset: Preset, dataset: str, root: Path | None, out: Path, args) -> None:
