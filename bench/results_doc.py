@@ -80,7 +80,7 @@ def answer(rows: list[dict]) -> list[str]:
             if not one_machine:
                 line += " Measured on different machines: no speed ratio."
         resnext = next((r for r in group if r["encoder"] == "resnext50"), None)
-        if resnext is not None and len(group) > 1:
+        if resnext is not None and resnext is not best:
             line += f" ResNeXt-50: {resnext['iou'] - best['iou']:+.3f} IoU against the best"
             if timed and one_machine and timed[0][1] is not resnext:
                 resnext_ms = next((t for t, r in timed if r is resnext), None)

@@ -234,6 +234,8 @@ def test_the_answer_gives_margins_from_the_rows(collected):
     assert "p50: EfficientNet-B0 10.0 ms, ResNeXt-50 30.0 ms" in line
     assert "ResNeXt-50: -0.050 IoU against the best, 3.0x the fastest's int8 latency." in line
     assert "equal cost" not in line and "name differently" not in line  # one machine, 0.5 h each
+    line, = answer([{**resnext, "iou": 0.95}, effb0])
+    assert "Best: ResNeXt-50, by 0.050." in line and "against the best" not in line  # not "+0.000 against itself"
 
     longer = {**effb0, "train_hours": 1.2}  # EfficientNet-B0's epochs cost more on this CPU than the preset assumed
     assert "Not at equal cost: EfficientNet-B0 trained 2.4x as long as ResNeXt-50 on the same machine." in answer([resnext, longer])[0]
