@@ -172,14 +172,12 @@ def collect(study: Path, preset: str) -> list[dict]:
                 continue
             train = training_summary(run_dir)
             formats = format_rows(results)
-            torch_row = next((f for f in formats if f["backend"].startswith("torch") and f["precision"] == "fp32"), None)
-            int8 = next((f for f in formats if is_int8_float_io(f)), None)
+            scores, int8 = split_scores(formats)
             latency = [lat for run in runs for lat in latency_rows(bench_rows(run, encoder))]
             h, w = (int(v) for v in results[0]["input_size"].split("x"))
             row = {"encoder": encoder, "dataset": dataset, "split": "test", "imgsz": [h, w],
                    "epochs": train["epochs"], "train_hours": train["train_hours"],
-                   "iou": torch_row and torch_row["iou"], "iou_per_image": torch_row and torch_row["iou_per_image"],
-                   "int8_mask_iou_vs_fp32": int8 and int8["mask_iou_vs_fp32"],
+                   **scores,
                    "int8_float_ops": int8_float_ops(study / "export" / dataset / encoder, int8 and int8["artifact"]),
                    "device": train["device"],
                    "bench_cpu": results[0].get("device", ""), "preset": preset, "recipe": train["recipe"],
@@ -187,6 +185,15 @@ def collect(study: Path, preset: str) -> list[dict]:
                    "test_images": images_scored(full), "formats": formats, "latency": latency}
             rows += [row, *eval_rows(row, bench_dir, study / "export" / dataset / encoder)]
     return rows
+
+
+def split_scores(formats: list[dict]) -> tuple[dict, dict | None]:
+    """A split's headline scores from its format rows: torch fp32's IoU against the ground truth and the int8
+    (float I/O) model's mask agreement with it; also that int8 row (None when the bench had none)."""
+    torch_row = next((f for f in formats if f["backend"].startswith("torch") and f["precision"] == "fp32"), None)
+    int8 = next((f for f in formats if is_int8_float_io(f)), None)
+    return {"iou": torch_row and torch_row["iou"], "iou_per_image": torch_row and torch_row["iou_per_image"],
+            "int8_mask_iou_vs_fp32": int8 and int8["mask_iou_vs_fp32"]}, int8
 
 
 def eval_rows(row: dict, bench_dir: Path, export_dir: Path) -> list[dict]:
@@ -203,11 +210,7 @@ def eval_rows(row: dict, bench_dir: Path, export_dir: Path) -> list[dict]:
                   "(run seg-study again to score it)")
             continue
         formats = format_rows(measured)
-        torch_row = next((f for f in formats if f["backend"].startswith("torch") and f["precision"] == "fp32"), None)
-        int8 = next((f for f in formats if is_int8_float_io(f)), None)
-        rows.append({**row, "split": split, "iou": torch_row and torch_row["iou"],
-                     "iou_per_image": torch_row and torch_row["iou_per_image"],
-                     "int8_mask_iou_vs_fp32": int8 and int8["mask_iou_vs_fp32"], "test_images": images_scored(results),
+        rows.append({**row, "split": split, **split_scores(formats)[0], "test_images": images_scored(results),
                      "formats": formats, "latency": []})
     return rows
 
