@@ -146,13 +146,21 @@ def unmatched(run_dir: Path, export_dir: Path) -> str | None:
     return None
 
 
+def stale_bench(bench_out: Path, export_dir: Path) -> str | None:
+    """Why a seg-study bench does not describe the encoder's current exports, if it does not: it ran before they
+    were remade (or holds no stamp of what it measured)."""
+    if measured_these_exports(bench_out, export_dir):
+        return None
+    return f"{bench_out} measured other exports than those now in {export_dir}"
+
+
 def images_scored(results_json: Path) -> int:
     return max((r.get("iou_images") or 0 for r in json.loads(results_json.read_text())["results"]), default=0)
 
 
 def collect(study: Path, preset: str) -> list[dict]:
     """One row per trained encoder x dataset whose test-split bench exists; the first bench folder (every
-    image) gives IoU, every bench folder gives latency."""
+    image) gives IoU, every bench folder that measured the encoder's current exports gives latency."""
     rows = []
     for bench_dir in sorted(p for p in (study / "bench").glob("*") if p.is_dir()):
         dataset = bench_dir.name
@@ -162,28 +170,32 @@ def collect(study: Path, preset: str) -> list[dict]:
             continue
         full = max(runs, key=images_scored)
         for encoder in STUDY_ENCODERS:
-            run_dir = study / "train" / f"{encoder}-{dataset}"
+            run_dir, export_dir = study / "train" / f"{encoder}-{dataset}", study / "export" / dataset / encoder
             results = bench_rows(full, encoder)
             if not (run_dir / "best.pt").is_file() or not results:
                 continue
-            why_not = unmatched(run_dir, study / "export" / dataset / encoder)
+            why_not = unmatched(run_dir, export_dir) or stale_bench(full.parent, export_dir)
             if why_not:
                 print(f"seg-results: {encoder} on {dataset} left out: {why_not} (run seg-study again to finish it)")
                 continue
             train = training_summary(run_dir)
             formats = format_rows(results)
             scores, int8 = split_scores(formats)
-            latency = [lat for run in runs for lat in latency_rows(bench_rows(run, encoder))]
+            measured = [run for run in runs if not stale_bench(run.parent, export_dir)]
+            if stale := [run.parent.name for run in runs if run not in measured]:
+                print(f"seg-results: {encoder} on {dataset}: the latency of {', '.join(stale)} left out "
+                      "(measured before its latest export)")
+            latency = [lat for run in measured for lat in latency_rows(bench_rows(run, encoder))]
             h, w = (int(v) for v in results[0]["input_size"].split("x"))
             row = {"encoder": encoder, "dataset": dataset, "split": "test", "imgsz": [h, w],
                    "epochs": train["epochs"], "train_hours": train["train_hours"],
                    **scores,
-                   "int8_float_ops": int8_float_ops(study / "export" / dataset / encoder, int8 and int8["artifact"]),
+                   "int8_float_ops": int8_float_ops(export_dir, int8 and int8["artifact"]),
                    "device": train["device"],
                    "bench_cpu": results[0].get("device", ""), "preset": preset, "recipe": train["recipe"],
                    "val_iou": train["val_iou"], "best_epoch": train["best_epoch"], "params": train["params"],
                    "test_images": images_scored(full), "formats": formats, "latency": latency}
-            rows += [row, *eval_rows(row, bench_dir, study / "export" / dataset / encoder)]
+            rows += [row, *eval_rows(row, bench_dir, export_dir)]
     return rows
 
 

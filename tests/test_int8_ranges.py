@@ -145,6 +145,15 @@ def test_below_the_goal_float_ops_are_kept_only_where_they_pay(exported, trained
                for n in contract.notes), contract.notes
 
 
+def test_the_search_never_keeps_half_the_graph_float():
+    from export.formats.tflite import float_ops_steps
+
+    assert float_ops_steps(None, measurable=True, ops=95) == (0, 8, 16, 32)  # ResNeXt-50: 64 would be two thirds
+    assert float_ops_steps(None, measurable=True, ops=258) == (0, 8, 16, 32, 64, 128)  # EfficientNet-B0
+    assert float_ops_steps(None, measurable=False, ops=258) == (0,)  # nothing to measure agreement on: all int8
+    assert float_ops_steps(80, measurable=True, ops=95) == (80,)  # the user's number is the user's
+
+
 def _tried(*agreements):
     from export.contract import Fidelity, ModelContract
 

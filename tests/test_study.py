@@ -134,14 +134,37 @@ def test_the_portraits_row_is_the_ccp_model_scored_there_without_latency(collect
     assert text.count("| EfficientNet-B0 | 1 |") == 1  # one latency line per thread count: the test row's
 
 
-def test_a_score_of_older_exports_is_not_collected(tiny_study, tmp_path, capsys):
+def made_before_a_new_export(bench_out):
+    """A seg-study bench as it reads once the encoder was exported again after it ran."""
+    stamp = bench_out / "study-stamp.json"
+    inputs = json.loads(stamp.read_text())
+    inputs["exports"]["efficientnet-b0"] = inputs["exports"]["efficientnet-b0"].replace('"checkpoint_sha256"', '"checkpoint_sha256" ', 1)
+    stamp.write_text(json.dumps(inputs))
+
+
+def test_scores_and_latencies_of_older_exports_are_not_collected(tiny_study, tmp_path, capsys):
+    copy = tmp_path / "study"
+    shutil.copytree(tiny_study, copy)
+    made_before_a_new_export(copy / "bench" / "ccp" / "eval-portraits")
+    made_before_a_new_export(copy / "bench" / "ccp" / "t1")
+    assert seg_results(["--study", str(copy), "--results", str(tmp_path / "r.json"), "--doc", str(tmp_path / "R.md")]) == 0
+    rows = read_results(tmp_path / "r.json")["rows"]
+    assert [r["split"] for r in rows] == ["test"]
+    assert {lat["threads"] for lat in rows[0]["latency"]} == {2}  # t1 timed the exports before these
+    out = capsys.readouterr().out
+    assert "efficientnet-b0 on portraits left out: scored before its latest export" in out
+    assert "efficientnet-b0 on ccp: the latency of t1 left out (measured before its latest export)" in out
+
+
+def test_a_test_bench_of_older_exports_is_not_collected(tiny_study, tmp_path, capsys):
     copy = tmp_path / "study"
     shutil.copytree(tiny_study, copy)
     stamp = copy / "export" / "ccp" / "efficientnet-b0" / "study-stamp.json"
     stamp.write_text(stamp.read_text().replace('"checkpoint_sha256"', '"checkpoint_sha256" ', 1))  # re-exported since
-    assert seg_results(["--study", str(copy), "--results", str(tmp_path / "r.json"), "--doc", str(tmp_path / "R.md")]) == 0
-    assert [r["split"] for r in read_results(tmp_path / "r.json")["rows"]] == ["test"]
-    assert "efficientnet-b0 on portraits left out: scored before its latest export" in capsys.readouterr().out
+    assert seg_results(["--study", str(copy), "--results", str(tmp_path / "r.json"), "--doc", str(tmp_path / "R.md")]) == 2
+    out, err = capsys.readouterr()
+    assert f"efficientnet-b0 on ccp left out: {copy / 'bench' / 'ccp' / 't2'} measured other exports" in out
+    assert "no trained and benchmarked encoder" in err and not (tmp_path / "r.json").exists()
 
 
 def test_a_data_root_without_the_portraits_scores_nothing_there(tiny_study, tmp_path, monkeypatch, capsys):
