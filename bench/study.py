@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import hashlib
+import importlib.util
 import json
 import shutil
 import subprocess
@@ -183,6 +185,19 @@ def train_step(steps: Steps, preset: Preset, encoder: str, dataset: str, root: P
     return best
 
 
+def code_digest(package: Path) -> str:
+    """A digest of a package's Python sources: the same digest, the same code."""
+    digest = hashlib.sha256()
+    for path in sorted(package.rglob("*.py")):
+        digest.update(path.relative_to(package).as_posix().encode() + b"\0" + path.read_bytes() + b"\0")
+    return digest.hexdigest()[:16]
+
+
+def exporter_version() -> str:
+    """The exporter's code as a stamp input: an export made by other seg-export code is redone."""
+    return code_digest(Path(importlib.util.find_spec("export").origin).parent)
+
+
 def export_step(steps: Steps, preset: Preset, encoder: str, dataset: str, checkpoint: list[str], out: Path) -> None:
     export_dir = out / "export" / dataset / encoder
     command = [_tool("seg-export"), "--encoder", encoder, "--format", preset.formats, "--out", str(export_dir),
@@ -191,10 +206,11 @@ def export_step(steps: Steps, preset: Preset, encoder: str, dataset: str, checkp
     # int8 exports below seg-export's fidelity floor are kept and measured, their agreement in the contract
     source = Path(checkpoint[1]) if checkpoint[0] == "--checkpoint" else None
     inputs = {"command": portable(command, out),  # a retrained checkpoint at the same path is a new input
-              "checkpoint_sha256": file_sha256(source) if source is not None and source.is_file() else None}
+              "checkpoint_sha256": file_sha256(source) if source is not None and source.is_file() else None,
+              "exporter": exporter_version()}
     stamp = export_dir / "study-stamp.json"
     if stamp_matches(stamp, inputs):
-        print(f"seg-study: {export_dir} already exported from this checkpoint: not redone")
+        print(f"seg-study: {export_dir} already exported from this checkpoint by this exporter code: not redone")
         return
     if steps.run(f"export {encoder} ({dataset})", command):
         write_stamp(stamp, inputs)

@@ -5,8 +5,10 @@ images): the resume tests watch what it redoes, the generator tests read what it
 """
 from __future__ import annotations
 
+import importlib.util
 import json
 import shutil
+from pathlib import Path
 
 import pytest
 
@@ -79,6 +81,25 @@ def test_a_stopped_training_resumes_and_a_new_checkpoint_is_exported_again(tiny_
     best.write_bytes(best.read_bytes() + b"\0")  # as if retrained: other bytes at the same path
     assert study.main(["--preset", "tiny", "--data-root", str(DATA), "--out", str(copy)]) == 0
     assert "export efficientnet-b0 (ccp)" in commands
+
+
+def test_an_export_made_by_other_exporter_code_is_redone(tiny_study, tmp_path, monkeypatch):
+    copy = tmp_path / "study"
+    shutil.copytree(tiny_study, copy)
+    commands = {}
+    monkeypatch.setattr(study.Steps, "run", lambda self, label, cmd: commands.setdefault(label, cmd) and True)
+    monkeypatch.setattr(study, "exporter_version", lambda: "older seg-export code")
+    assert run_study(copy, monkeypatch) == 0
+    assert "export efficientnet-b0 (ccp)" in commands  # same checkpoint, other exporter: exported again
+
+
+def test_the_exporter_digest_follows_its_code(tmp_path):
+    package = tmp_path / "export"
+    shutil.copytree(Path(importlib.util.find_spec("export").origin).parent, package)
+    assert study.code_digest(package) == study.exporter_version()
+    tflite = package / "formats" / "tflite.py"
+    tflite.write_text(tflite.read_text() + "# one more line\n")
+    assert study.code_digest(package) != study.exporter_version()
 
 
 def test_a_run_planned_for_another_one_cycle_budget_is_kept_aside_and_trained_anew(tiny_study, tmp_path, monkeypatch, capsys):
