@@ -93,6 +93,18 @@ def test_an_export_made_by_other_exporter_code_is_redone(tiny_study, tmp_path, m
     assert "export efficientnet-b0 (ccp)" in commands  # same checkpoint, other exporter: exported again
 
 
+def test_an_export_made_with_other_converter_versions_is_redone(tiny_study, tmp_path, monkeypatch):
+    copy = tmp_path / "study"
+    shutil.copytree(tiny_study, copy)
+    commands = {}
+    monkeypatch.setattr(study.Steps, "run", lambda self, label, cmd: commands.setdefault(label, cmd) and True)
+    assert study.converter_versions()["onnx2tf"] is not None  # the installed pin is what the stamp holds
+    older = {**study.converter_versions(), "onnx2tf": "0.0.1"}
+    monkeypatch.setattr(study, "converter_versions", lambda: older)
+    assert run_study(copy, monkeypatch) == 0
+    assert "export efficientnet-b0 (ccp)" in commands
+
+
 def test_the_exporter_digest_follows_its_code(tmp_path):
     package = tmp_path / "export"
     shutil.copytree(Path(importlib.util.find_spec("export").origin).parent, package)
@@ -100,6 +112,13 @@ def test_the_exporter_digest_follows_its_code(tmp_path):
     tflite = package / "formats" / "tflite.py"
     tflite.write_text(tflite.read_text() + "# one more line\n")
     assert study.code_digest(package) != study.exporter_version()
+    pins = package / "litert_torch_requirements.txt"  # the LiteRT-Torch route's converter pins count as its code
+    tflite.write_text(tflite.read_text().removesuffix("# one more line\n"))
+    pins.write_text(pins.read_text() + "\n")
+    assert study.code_digest(package) != study.exporter_version()
+    pins.write_text(pins.read_text().removesuffix("\n"))
+    (package / "NOTES.md").write_text("a note\n")  # notes are not code: no re-export for a doc edit
+    assert study.code_digest(package) == study.exporter_version()
 
 
 def test_a_run_planned_for_another_one_cycle_budget_is_kept_aside_and_trained_anew(tiny_study, tmp_path, monkeypatch, capsys):
