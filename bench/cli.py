@@ -16,7 +16,7 @@ from train.errors import UserError, cli_entry
 from .backends import BACKENDS, BackendOptions, make_backend
 from .foreign import OUTPUT_KINDS, ForeignFlags
 
-PRECISIONS = ("fp32", "fp16", "bf16", "int8")
+PRECISIONS = ("fp32", "fp16", "bf16", "int8", "int8-dynamic")
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:

@@ -13,7 +13,8 @@ from .paper import STUDY_GPU, STUDY_GPU_MS, STUDY_IOU_CAMVID, STUDY_IOU_PORTRAIT
 
 # the columns of the latency tables: (runtime, precision, label)
 LATENCY_COLUMNS = (("torch-cpu", "fp32", "torch fp32"), ("ort-cpu", "fp32", "ORT fp32"), ("tflite", "fp32", "LiteRT fp32"),
-                   ("tflite", "fp16", "LiteRT fp16"), ("tflite", "int8", "LiteRT int8"))
+                   ("tflite", "fp16", "LiteRT fp16"), ("tflite", "int8", "LiteRT int8"),
+                   ("tflite", "int8-dynamic", "LiteRT int8 dynamic"))
 PLOT_NAME = "results_iou_vs_latency.png"
 
 
@@ -116,12 +117,13 @@ def float_ops(row: dict) -> str:
 
 def iou_table(rows: list[dict]) -> list[str]:
     lines = ["| encoder | dataset | study | ours: IoU (split / per image) | int8 mask IoU vs fp32 | int8 ops kept float "
-             "| best val IoU | trained |", "|---|---|---:|---:|---:|---:|---:|---|"]
+             "| int8 dynamic vs fp32 | best val IoU | trained |", "|---|---|---:|---:|---:|---:|---:|---:|---|"]
     for r in sorted(rows, key=lambda r: (r["dataset"], r["split"] != "test", r["split"], r["encoder"])):
         study = STUDY_IOU_CAMVID.get(r["encoder"]) if r["dataset"] == "camvid" else STUDY_IOU_PORTRAIT
         study = f"{study} (pedestrians)" if r["dataset"] == "camvid" else f"{study} (EG1800 portraits)"
         lines.append(f"| {name(r['encoder'])} | {r['dataset']} {r['split']} | {study} | {f3(r['iou'])} / "
-                     f"{f3(r['iou_per_image'])} | {f3(r['int8_mask_iou_vs_fp32'])} | {float_ops(r)} | {f3(r['val_iou'])} "
+                     f"{f3(r['iou_per_image'])} | {f3(r['int8_mask_iou_vs_fp32'])} | {float_ops(r)} "
+                     f"| {f3(r.get('int8_dynamic_mask_iou_vs_fp32'))} | {f3(r['val_iou'])} "
                      f"| {trained(r)} |")
     return lines
 
@@ -177,7 +179,7 @@ def plot(rows: list[dict], path: Path) -> Path:
 
     datasets = sorted({r["dataset"] for r in rows})
     fig, axes = plt.subplots(1, len(datasets), figsize=(6 * len(datasets), 4.5), squeeze=False)
-    markers = {label: m for (_, _, label), m in zip(LATENCY_COLUMNS, "osD^v")}
+    markers = {label: m for (_, _, label), m in zip(LATENCY_COLUMNS, "osD^vP")}
     for ax, dataset in zip(axes[0], datasets):
         for i, r in enumerate(sorted((r for r in rows if r["dataset"] == dataset), key=lambda r: r["encoder"])):
             one = min(thread_counts([r]), key=lambda t: (t is None, t))

@@ -28,6 +28,7 @@ HOST_BACKEND = {"onnx": "ort-cpu", "tflite": "tflite", "executorch": "executorch
 # (format, precision, converter, int8 quantizer) of every route `export` makes
 ROUTES = [("onnx", "fp32", None, None),
           ("tflite", "fp32", "onnx2tf", None), ("tflite", "int8", "onnx2tf", None),
+          ("tflite", "int8-dynamic", "onnx2tf", None),
           ("tflite", "fp32", "litert-torch", None), ("tflite", "int8", "litert-torch", "pt2e"),
           ("tflite", "int8", "litert-torch", "aeq"),
           ("executorch", "fp32", None, None), ("executorch", "int8", None, None)]

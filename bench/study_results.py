@@ -200,12 +200,15 @@ def collect(study: Path, preset: str) -> list[dict]:
 
 
 def split_scores(formats: list[dict]) -> tuple[dict, dict | None]:
-    """A split's headline scores from its format rows: torch fp32's IoU against the ground truth and the int8
-    (float I/O) model's mask agreement with it; also that int8 row (None when the bench had none)."""
+    """A split's headline scores from its format rows: torch fp32's IoU against the ground truth, and the mask
+    agreement with it of full-integer int8 (float I/O) and of dynamic-range int8 (None where the bench had none);
+    also that full-integer int8 row."""
     torch_row = next((f for f in formats if f["backend"].startswith("torch") and f["precision"] == "fp32"), None)
     int8 = next((f for f in formats if is_int8_float_io(f)), None)
+    dynamic = next((f for f in formats if f["format"] == "tflite" and f["precision"] == "int8-dynamic"), None)
     return {"iou": torch_row and torch_row["iou"], "iou_per_image": torch_row and torch_row["iou_per_image"],
-            "int8_mask_iou_vs_fp32": int8 and int8["mask_iou_vs_fp32"]}, int8
+            "int8_mask_iou_vs_fp32": int8 and int8["mask_iou_vs_fp32"],
+            "int8_dynamic_mask_iou_vs_fp32": dynamic and dynamic["mask_iou_vs_fp32"]}, int8
 
 
 def eval_rows(row: dict, bench_dir: Path, export_dir: Path) -> list[dict]:

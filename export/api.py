@@ -9,7 +9,7 @@ from train.errors import UserError
 from train.zoo import build_unet, normalization_for, short_name, smp_encoder_name
 
 from .calibration import resolve_calibration
-from .contract import Source, contract_path
+from .contract import INT8_PRECISIONS, Source, contract_path
 from .integrity import portable_path
 from .job import ExportJob, artifact_name, say
 from .registry import check_converter, get_exporter
@@ -53,7 +53,7 @@ def export_model(checkpoint: Path | None, encoder: str, fmt: str, precision: str
         raise UserError(f"{artifact} already exists (pass --force to replace it)")
     min_agreement = _check_min_agreement(min_agreement)
     calib = resolve_calibration(ckpt, calib_dir, calib_count) if precision == "int8" else None
-    holdout = resolve_holdout(ckpt, holdout_dir, min_agreement) if precision == "int8" else None
+    holdout = resolve_holdout(ckpt, holdout_dir, min_agreement) if precision in INT8_PRECISIONS else None
 
     if ckpt is None:
         import torch

@@ -20,7 +20,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                         "(untrained, latency only); unset: the newest runs/train/**/best.pt for the encoder, else untrained")
     p.add_argument("--format", required=True, help="onnx | tflite | coreml | executorch | all")
     p.add_argument("--precision", default=None,
-                   help="fp32 | fp16 | int8 (default: the format's first; with --format all: every one)")
+                   help="fp32 | fp16 | int8 | int8-dynamic (tflite: int8 weights, activations quantized per image at "
+                        "run time, no calibration) (default: the format's first; with --format all: every one)")
     p.add_argument("--imgsz", type=int, nargs=2, metavar=("H", "W"), default=None,
                    help="input size (default: the checkpoint's training size, 512 512 untrained)")
     p.add_argument("--calib", type=Path, default=None,

@@ -26,7 +26,9 @@ CONTRACT_SUFFIX = ".json"
 SCHEMA_FILE = Path(__file__).with_name("contract.schema.json")
 
 Format = Literal["onnx", "tflite", "coreml", "executorch"]
-Precision = Literal["fp32", "fp16", "int8"]
+Precision = Literal["fp32", "fp16", "int8", "int8-dynamic"]
+# int8 weights and activations: full-integer (calibrated ranges), or dynamic (each image's ranges, at run time)
+INT8_PRECISIONS = ("int8", "int8-dynamic")
 Layout = Literal["NCHW", "NHWC"]
 DType = Literal["float32", "float16", "int8", "uint8"]
 OutputKind = Literal["logits", "probability"]

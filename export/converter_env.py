@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import fcntl
 import hashlib
+import json
 import os
 import re
 import shutil
@@ -31,6 +32,7 @@ from .job import say
 REQUIREMENTS = Path(__file__).with_name("litert_torch_requirements.txt")
 ENV_VAR = "SEG_CONVERTER_ENVS"
 READY = "seg-ready"  # written last: a folder without it is an interrupted creation
+RUN_TIMEOUT_S = 3600  # one conversion or quantization in the environment
 CHECK_IMPORTS = "import torch._dynamo, litert_torch, ai_edge_quantizer, segmentation_models_pytorch, export"
 
 
@@ -42,6 +44,12 @@ def envs_root() -> Path:
 
 def main_site_packages() -> str:
     return sysconfig.get_paths()["purelib"]
+
+
+def converter_pins(requirements: Path = REQUIREMENTS) -> dict[str, str]:
+    """The exact versions the environment installs, by package name."""
+    return dict(line.strip().split("==") for line in requirements.read_text().splitlines()
+                if "==" in line and not line.startswith("#"))
 
 
 def env_dir(requirements: Path = REQUIREMENTS) -> Path:
@@ -124,6 +132,34 @@ def _step(cmd: list[str], what: str) -> None:
         errors = [line for line in lines if "error" in line.lower()] or lines
         raise UserError(f"could not create the LiteRT-Torch environment: {what} exited with {done.returncode}: "
                         f"{errors[-1] if errors else 'no output'}")
+
+
+def run_in_env(cmd: list[str], work: Path, what: str) -> dict:
+    """A subprocess in the converter environment, run in `work`: its log is kept there, its last error line
+    becomes the message, and the last JSON line it prints is its report."""
+    from .errors import ConversionError
+    from .tflite_convert import _die_with_parent
+
+    try:
+        done = subprocess.run(cmd, capture_output=True, text=True, timeout=RUN_TIMEOUT_S, cwd=work,
+                              env=this_toolkit_first(), preexec_fn=_die_with_parent)
+    except subprocess.TimeoutExpired:
+        raise ConversionError(f"{what} ran past {RUN_TIMEOUT_S} s") from None
+    (work / f"{what}.log").write_text(done.stdout + done.stderr)
+    if done.returncode < 0:
+        raise ConversionError(f"{what} was killed by signal {-done.returncode}")
+    lines = [line for line in done.stdout.splitlines() if line.startswith("{")]
+    if done.returncode != 0 or not lines:
+        tail = [line for line in done.stderr.splitlines() if line.strip()]
+        raise ConversionError(f"{what} exited with {done.returncode}: {tail[-1] if tail else 'no output'}")
+    return json.loads(lines[-1])
+
+
+def this_toolkit_first() -> dict[str, str]:
+    """The child's environment: its `export` package is this one (the environment's .pth would find the main
+    environment's install, which may be another checkout)."""
+    root = str(Path(__file__).resolve().parents[1])
+    return {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, (root, os.environ.get("PYTHONPATH"))))}
 
 
 @cli_entry("export.converter_env")

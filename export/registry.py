@@ -26,7 +26,7 @@ class Exporter(Protocol):
 
 EXPORTERS: dict[str, Exporter] = {e.name: e for e in (OnnxExporter(), TFLiteExporter(), CoreMLExporter(),
                                                     ExecuTorchExporter())}
-PRECISIONS = ("fp32", "fp16", "int8")
+PRECISIONS = ("fp32", "fp16", "int8", "int8-dynamic")
 CONVERTERS = {"tflite": ("onnx2tf", "litert-torch")}  # formats with more than one route; the first is the default
 
 
@@ -51,8 +51,8 @@ def check_converter(fmt: str, converter: str | None, precision: str) -> str:
     if converter not in routes:
         offered = f"tflite has {', '.join(CONVERTERS['tflite'])}" if fmt != "tflite" else ", ".join(routes)
         raise UserError(f"--converter {converter} is not a route to {fmt} ({offered})")
-    if converter == "litert-torch" and precision == "fp16":
-        raise UserError("--converter litert-torch exports fp32 and int8, not fp16")
+    if converter == "litert-torch" and precision not in ("fp32", "int8"):
+        raise UserError(f"--converter litert-torch exports fp32 and int8, not {precision}")
     return converter
 
 

@@ -63,6 +63,8 @@ def test_empty_calibration_folder(capsys, tmp_path, trained_checkpoint):
 
 @pytest.mark.parametrize("args, needle", [
     (["--format", "tflite", "--precision", "fp32", "--int8-io"], "only offered for tflite int8"),
+    (["--format", "tflite", "--precision", "int8-dynamic", "--int8-io"], "only offered for tflite int8"),
+    (["--format", "onnx", "--precision", "int8-dynamic"], "not int8-dynamic"),
     (["--format", "onnx", "--imgsz", "100", "128"], "multiples of 32"),
 ])
 def test_impossible_combinations(capsys, tmp_path, trained_checkpoint, args, needle):

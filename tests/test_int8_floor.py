@@ -68,6 +68,16 @@ def test_an_int8_export_below_the_floor_exits_non_zero_and_leaves_nothing(export
 
 
 @pytest.mark.slow
+def test_a_dynamic_int8_export_is_held_to_the_same_floor(exported, trained_checkpoint, ccp_dir, tmp_path, capsys):
+    exported("tflite", "int8-dynamic")  # its float32 .tflite is converted once in this process
+    out = tmp_path / "out"
+    assert _seg_export(trained_checkpoint, ccp_dir, out, "--precision", "int8-dynamic", "--min-agreement", "0.9999") == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err[-1].startswith("seg-export: tflite int8-dynamic failed: int8 masks agree with fp32 at 0.")
+    assert [name for name in _left_in(out) if not name.endswith(".onnx") and not name.endswith(".onnx.json")] == []
+
+
+@pytest.mark.slow
 def test_the_default_floor_is_098_and_is_recorded(exported, trained_checkpoint, ccp_dir, tmp_path, monkeypatch, capsys):
     import export.fidelity
 

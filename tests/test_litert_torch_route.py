@@ -63,6 +63,7 @@ def test_seg_export_with_an_unusable_environment_folder_says_so_in_one_line(tmp_
     (["--format", "tflite", "--precision", "fp32", "--converter", "litert-torch", "--int8-quantizer", "aeq"],
      "for int8 only"),
     (["--format", "tflite", "--precision", "fp16", "--converter", "litert-torch"], "not fp16"),
+    (["--format", "tflite", "--precision", "int8-dynamic", "--converter", "litert-torch"], "not int8-dynamic"),
     (["--format", "all", "--converter", "litert-torch"], "--format all exports every format by its default"),
 ])
 def test_converter_options_are_checked_in_one_line(args, expected, tmp_path, capsys):

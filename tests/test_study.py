@@ -157,6 +157,7 @@ def test_rows_come_from_the_study_folder(collected, tiny_study):
     assert {(lat["runtime"], lat["threads"]) for lat in row["latency"]} == {
         ("torch-cpu", 1), ("torch-cpu", 2), ("ort-cpu", 1), ("ort-cpu", 2)}
     assert row["int8_mask_iou_vs_fp32"] is None and row["int8_float_ops"] is None  # no int8 export: not invented
+    assert row["int8_dynamic_mask_iou_vs_fp32"] is None
     assert 6_000_000 < row["params"] < 6_500_000
 
 
@@ -237,11 +238,16 @@ def test_results_md_numbers_come_from_the_json(collected):
     document = json.loads(results.read_text())
     row = document["rows"][0]
     row["iou"], row["int8_mask_iou_vs_fp32"], row["int8_float_ops"] = 0.87654, 0.98765, 32
-    next(lat for lat in row["latency"] if lat["runtime"] == "ort-cpu" and lat["threads"] == 1)["p50_ms"] = 4321.0
+    row["int8_dynamic_mask_iou_vs_fp32"] = 0.99321
+    ort_one = next(lat for lat in row["latency"] if lat["runtime"] == "ort-cpu" and lat["threads"] == 1)
+    ort_one["p50_ms"] = 4321.0
+    row["latency"].append({**ort_one, "runtime": "tflite", "format": "tflite", "precision": "int8-dynamic",
+                           "artifact": "x-int8-dynamic.tflite", "p50_ms": 1234.5})
     results.write_text(json.dumps(document))
     assert seg_results(["--results", str(results), "--doc", str(doc)]) == 0
     text = doc.read_text()
-    assert "| 0.877 / " in text and "| 0.988 | 32 |" in text and "| 4321.0 |" in text
+    assert "| 0.877 / " in text and "| 0.988 | 32 | 0.993 |" in text and "| 4321.0 |" in text
+    assert "| LiteRT int8 dynamic |" in text and "| 1234.5 |" in text
     assert "(test split, torch fp32 IoU, training): EfficientNet-B0 0.877 (3 epochs, " in text
     assert (doc.parent / "results_iou_vs_latency.png").stat().st_size > 10_000
     assert "do not edit by hand" in text

@@ -10,8 +10,6 @@ The checks are the onnx2tf route's: fp32 against the ONNX, int8 masks against fp
 """
 from __future__ import annotations
 
-import json
-import subprocess
 import time
 from pathlib import Path
 
@@ -21,15 +19,13 @@ from train.atomic import atomic_path
 
 from .. import tflite_convert as convert
 from ..contract import write_contract
-from ..converter_env import REQUIREMENTS, ensure_env
-from ..errors import ConversionError
+from ..converter_env import converter_pins, ensure_env, run_in_env
 from ..job import ExportJob, say
 from .tflite import checked_contract, fp32_onnx
 
 CONVERTER = "litert-torch"
 QUANTIZERS = ("pt2e", "aeq")
 DEFAULT_QUANTIZER = "pt2e"  # masks closer to fp32 than aeq's on CCP val and test (README "Routes to the phone")
-TIMEOUT_S = 3600
 
 
 def export_litert_torch(job: ExportJob, quantizer: str = DEFAULT_QUANTIZER) -> Path:
@@ -49,7 +45,7 @@ def export_litert_torch(job: ExportJob, quantizer: str = DEFAULT_QUANTIZER) -> P
         cmd += ["--calib", str(work / "calib.npy"), "--quantizer", quantizer]
     say(f"tflite: litert-torch is converting {job.encoder} at {h}x{w} ({job.precision}"
         f"{', ' + quantizer if int8 else ''})")
-    report = run_converter(cmd, work)
+    report = run_in_env(cmd, work, CONVERTER)
     notes = [f"converted from PyTorch by litert-torch {report['litert-torch']} (torch.export); NHWC I/O"]
     if int8:
         notes.append(f"int8 by {quantizer_description(quantizer)}, calibrated on {job.calibration.origin}")
@@ -68,26 +64,8 @@ def quantizer_description(quantizer: str) -> str:
             "pt2e": "litert-torch PT2EQuantizer (symmetric, per-channel weights, static activations)"}[quantizer]
 
 
-def run_converter(cmd: list[str], work: Path) -> dict:
-    """The converter subprocess; its log is kept in the workspace, its last error line becomes the message."""
-    try:
-        done = subprocess.run(cmd, capture_output=True, text=True, timeout=TIMEOUT_S, cwd=work,
-                              preexec_fn=convert._die_with_parent)
-    except subprocess.TimeoutExpired:
-        raise ConversionError(f"litert-torch ran past {TIMEOUT_S} s") from None
-    (work / "litert-torch.log").write_text(done.stdout + done.stderr)
-    if done.returncode < 0:
-        raise ConversionError(f"litert-torch was killed by signal {-done.returncode}")
-    lines = [line for line in done.stdout.splitlines() if line.startswith("{")]
-    if done.returncode != 0 or not lines:
-        tail = [line for line in done.stderr.splitlines() if line.strip()]
-        raise ConversionError(f"litert-torch exited with {done.returncode}: {tail[-1] if tail else 'no output'}")
-    return json.loads(lines[-1])
-
-
 def tool_versions() -> dict[str, str]:
     """The converter environment's versions (not the main environment's LiteRT)."""
-    pins = dict(line.split("==") for line in REQUIREMENTS.read_text().splitlines()
-                if "==" in line and not line.startswith("#"))
+    pins = converter_pins()
     return {"converter": CONVERTER, **{name: pins[name] for name in ("litert-torch", "ai-edge-quantizer",
                                                                       "ai-edge-litert")}}

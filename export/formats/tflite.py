@@ -1,8 +1,9 @@
-"""TFLite through onnx2tf: fp32, fp16 (fp16 weights, float32 I/O) and full-integer int8.
+"""TFLite through onnx2tf: fp32, fp16 (fp16 weights, float32 I/O), full-integer int8 and dynamic-range int8.
 
 Path: the fp32 ONNX export (reused when it already lies beside, else made) -> onnx2tf -> float32
 .tflite -> fp16 weights, or one calibration pass over real images and MLIR quantization (float or
-int8 I/O); see export/tflite_convert.py. Inputs and outputs are NHWC; runtimes should address
+int8 I/O; see export/tflite_convert.py), or int8 weights with activations quantized at run time
+(`int8-dynamic`, export/tflite_dynamic.py). Inputs and outputs are NHWC; runtimes should address
 tensors by index, as names may differ between converters.
 """
 from __future__ import annotations
@@ -18,13 +19,14 @@ from train.checkpoint import file_sha256
 from train.errors import UserError
 
 from .. import tflite_convert as convert
-from ..contract import Fidelity, ModelContract, Quantization, TensorSpec, read_contract, write_contract
+from ..contract import INT8_PRECISIONS, Fidelity, ModelContract, Quantization, TensorSpec, read_contract, write_contract
 from ..errors import ConversionError, FidelityError
 from ..int8_ranges import TAIL_PERCENTILE
 from ..integrity import display_path, verify_artifact
 from ..isolated import IsolationError, run_isolated
 from ..job import ExportJob, artifact_name, say
 from ..litert_runner import LiteRTRunner
+from ..tflite_dynamic import RECIPE as DYNAMIC_RECIPE, dynamic_int8, tool_versions as dynamic_tool_versions
 from ..tflite_rewrite import float16_weights, op_outputs_in_order
 from .onnx import OnnxExporter
 
@@ -45,7 +47,7 @@ CHECK_TIMEOUT_S = 1800  # a check that loads the new model runs in its own proce
 class TFLiteExporter:
     name = "tflite"
     suffix = ".tflite"
-    precisions = ("fp32", "fp16", "int8")
+    precisions = ("fp32", "fp16", "int8", "int8-dynamic")
 
     def export(self, job: ExportJob) -> Path:
         if job.converter == "litert-torch":  # the other route to the same format, its own module
@@ -60,11 +62,16 @@ class TFLiteExporter:
         if job.precision == "fp16":
             model_bytes = float16_weights(float32.read_bytes())
             notes.append("fp16 weights behind DEQUANTIZE ops (unpacked to float32 at load); float32 I/O")
+        elif job.precision == "int8-dynamic":
+            model_bytes = dynamic_int8(float32)
+            notes.append(f"int8-dynamic: int8 weights, activations quantized per image at run time "
+                         f"(ai-edge-quantizer {DYNAMIC_RECIPE}; no calibration); float32 I/O")
         else:
             model_bytes = float32.read_bytes()
         with atomic_path(job.artifact) as tmp:
             tmp.write_bytes(model_bytes)
-            contract = checked_contract(tmp, job, onnx_path, convert.tool_versions(), notes)
+            tools = dynamic_tool_versions() if job.precision == "int8-dynamic" else convert.tool_versions()
+            contract = checked_contract(tmp, job, onnx_path, tools, notes)
         write_contract(contract, job.artifact)
         return job.artifact
 
@@ -131,7 +138,7 @@ def checked_contract(tmp: Path, job: ExportJob, onnx_path: Path, tools: dict, no
     masks held to the floor against the fp32 ONNX on real images, float outputs checked against the ONNX."""
     input_spec, output_spec = describe(tmp, job.imgsz)
     contract = job.contract("tflite", job.artifact, input_spec, output_spec, tools=tools, notes=notes)
-    if job.precision == "int8":  # a random input says little about int8: real images do
+    if job.precision in INT8_PRECISIONS:  # a random input says little about int8: real images do
         contract.fidelity = held_out_agreement(tmp, contract, onnx_path, job, enforce_floor=enforce_floor)
         contract.notes.append(describe_fidelity(contract.fidelity))
     else:
