@@ -59,18 +59,18 @@ class TFLiteExporter:
         notes = [f"converted from {onnx_path.name} by onnx2tf (flatbuffer_direct); NHWC I/O"]
         if job.precision == "int8":
             return export_int8(job, onnx_path, float32, notes)
+        tools = convert.tool_versions()
         if job.precision == "fp16":
             model_bytes = float16_weights(float32.read_bytes())
             notes.append("fp16 weights behind DEQUANTIZE ops (unpacked to float32 at load); float32 I/O")
         elif job.precision == "int8-dynamic":
-            model_bytes = dynamic_int8(float32)
+            model_bytes, tools = dynamic_int8(float32), dynamic_tool_versions()
             notes.append(f"int8-dynamic: int8 weights, activations quantized per image at run time "
                          f"(ai-edge-quantizer {DYNAMIC_RECIPE}; no calibration); float32 I/O")
         else:
             model_bytes = float32.read_bytes()
         with atomic_path(job.artifact) as tmp:
             tmp.write_bytes(model_bytes)
-            tools = dynamic_tool_versions() if job.precision == "int8-dynamic" else convert.tool_versions()
             contract = checked_contract(tmp, job, onnx_path, tools, notes)
         write_contract(contract, job.artifact)
         return job.artifact
