@@ -48,10 +48,11 @@ def export_default(out_dir: Path = Path("runs/export/default"), min_agreement: f
     seg-export's int8 floor applies (its masks must agree with fp32's): a refusal is one line."""
     from export.api import DEFAULT_MIN_AGREEMENT, export_model
     from export.errors import ConversionError
+    from train.default_model import default_encoder
 
     floor = DEFAULT_MIN_AGREEMENT if min_agreement is None else min_agreement
     try:
-        return export_model("default", "efficientnet-b0", "tflite", "int8", out_dir=out_dir, force=True,
+        return export_model("default", default_encoder(), "tflite", "int8", out_dir=out_dir, force=True,
                             min_agreement=floor)
     except ConversionError as err:
         raise UserError(f"the default model's int8 export failed: {err}") from None

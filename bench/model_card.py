@@ -16,9 +16,11 @@ import shutil
 from pathlib import Path
 
 from train.atomic import write_text_atomic
-from train.default_model import DEFAULT_RECORD, DEFAULT_WEIGHTS, WEIGHTS_DIR
+from train.default_model import DEFAULT_RECORD, DEFAULT_WEIGHTS, WEIGHTS_DIR, default_encoder
 from train.errors import UserError, cli_entry
 from train.hardware import cpu_name, notable_cpu_flags
+
+from .peers import PEERS
 
 EVAL_SETS = (  # (label, dataset folder, split, layout)
     ("CCP val", "ccp", "val", "folder"),
@@ -27,9 +29,8 @@ EVAL_SETS = (  # (label, dataset folder, split, layout)
     ("CamVid test pedestrians", "camvid", "test", "camvid"),
 )
 FORMATS = (("onnx", "fp32"), ("tflite", "fp32"), ("tflite", "fp16"), ("tflite", "int8"))
-MEDIAPIPE = "MediaPipe selfie (256x256 float)"
-MEDIAPIPE_FLAGS = ["--input-size", "256", "256", "--input-layout", "NHWC", "--mean", "0", "0", "0",
-                   "--std", "1", "1", "1", "--output-kind", "probability", "--no-parity"]
+MEDIAPIPE = PEERS["mediapipe"].label
+MEDIAPIPE_FLAGS = PEERS["mediapipe"].cli_flags()  # its normalization and output kind, one definition (bench/peers.py)
 
 
 def export_default(out: Path) -> list[Path]:
@@ -37,7 +38,7 @@ def export_default(out: Path) -> list[Path]:
 
     if out.exists():
         shutil.rmtree(out)  # this tool's own scratch folder: no artifact of an earlier default left beside
-    return [export_model("default", "efficientnet-b0", fmt, precision, out_dir=out, force=True)
+    return [export_model("default", default_encoder(), fmt, precision, out_dir=out, force=True)
             for fmt, precision in FORMATS]
 
 
@@ -98,7 +99,8 @@ def render(record: dict, table: dict, machine: str) -> str:
         f"- Architecture: smp U-Net, EfficientNet-B0 encoder from scratch (no ImageNet weights), decoder channels "
         f"{record['arch'].get('decoder_channels')}, {record['arch'].get('decoder_interpolation')} upsampling; "
         "one output channel, person logit; threshold 0.5 on the sigmoid (logit 0).",
-        "- Use: `seg-export --checkpoint default --encoder efficientnet-b0 --format tflite --precision int8`.",
+        "- Use: `seg-export --checkpoint default --format tflite --precision int8` (the encoder, size and decoder come "
+        "from the default's record).",
         "",
         "## Training",
         "",

@@ -32,7 +32,7 @@ def build_reference_model(source: Source):
     import torch
 
     from train.checkpoint import file_sha256, load_checkpoint
-    from train.zoo import build_unet
+    from train.zoo import build_unet, default_arch
 
     if source.checkpoint:
         path = Path(source.checkpoint)
@@ -43,7 +43,7 @@ def build_reference_model(source: Source):
         return load_checkpoint(path, expect_encoder=source.encoder).build_model()
     if source.init_seed is not None:
         torch.manual_seed(source.init_seed)  # export built the untrained net right after the same seed
-        return build_unet(source.encoder).eval()
+        return build_unet(source.encoder, arch=default_arch(source.encoder)).eval()
     raise UserError("the contract names no checkpoint and no init seed (pass --checkpoint to compare)")
 
 

@@ -2,7 +2,7 @@
 
 It only runs the three commands (`seg-train`, `seg-export`, `seg-bench`) one after another and collects what
 they write, so each stage stays independent. Presets:
-  quick  the README's main job: the shipped default model (EfficientNet-B0, 256x256, train/weights/) exported to
+  quick  the README's main job: the shipped default model (train/weights/, its record names encoder and size) exported to
          every format and benchmarked on CCP's test split (minutes on a CPU); without a dataset it measures
          latency and parity on synthetic input, and says that IoU needs data.
   cpu    all three encoders on CCP and CamVid at a reduced size and epoch count (hours on 2 CPU cores).
@@ -25,7 +25,9 @@ from pathlib import Path
 
 from train.atomic import write_text_atomic
 from train.checkpoint import file_sha256
+from train.default_model import default_encoder
 from train.errors import UserError, cli_entry
+from train.zoo import short_name
 
 DATASETS = {"ccp": "folder", "camvid": "camvid"}  # folder name under --data-root -> seg-train --dataset
 
@@ -62,9 +64,9 @@ EVAL_ONLY = ("--runs", "1", "--warmup", "0")  # IoU and agreement only: latency 
 # from scratch (no ImageNet weights offline), so a short one-cycle at 20x the study's lr replaces its 150 epochs
 CPU_RECIPE = ("--optimizer", "adamw", "--schedule", "onecycle", "--lr", "2e-3", "--loss", "dice+bce", "--amp", "auto")
 PRESETS = {
-    "quick": Preset(("efficientnet-b0",), ("ccp",), {"ccp": (256, 256)}, {"ccp": 0}, (),
+    "quick": Preset((short_name(default_encoder()),), ("ccp",), {"ccp": (256, 256)}, {"ccp": 0}, (),
                     ("--calib-count", "32"), ("--runs", "20", "--warmup", "3"), checkpoint="default",
-                    note="the shipped default model (EfficientNet-B0 U-Net, 256x256), every format, CCP test split"),
+                    note="the shipped default model (train/weights/default.json names it), every format, CCP test split"),
     # cheapest first after ResNeXt-50, so a study stopped early has the ranking's ends. EfficientNet-B0 gets 40
     # epochs, the ResNets 20: at 10 they stopped short (CCP test IoU 0.884-0.891 against the 0.92 goal; on CamVid
     # train IoU 0.16-0.17, test 0.09-0.16, int8 agreement 0.95). The epoch cost ratio depends on the CPU (Zen 4,

@@ -6,7 +6,7 @@ from pathlib import Path
 from train.checkpoint import find_best_checkpoint, load_checkpoint
 from train.default_model import resolve_checkpoint_arg
 from train.errors import UserError
-from train.zoo import build_unet, normalization_for, short_name, smp_encoder_name
+from train.zoo import build_unet, default_arch, normalization_for, short_name, smp_encoder_name
 
 from .calibration import resolve_calibration
 from .contract import INT8_PRECISIONS, Source, contract_path
@@ -23,15 +23,15 @@ _WARNED_UNTRAINED: set[str] = set()
 def export_model(checkpoint: Path | None, encoder: str, fmt: str, precision: str = "fp32", *, out_dir: Path,
                  imgsz: tuple[int, int] | None = None, calib_dir: Path | None = None, calib_count: int | None = None,
                  force: bool = False, int8_io: bool = False, min_agreement: float = DEFAULT_MIN_AGREEMENT,
-                 holdout_dir: Path | None = None, converter: str | None = None, quantizer: str | None = None,
+                 holdout_dir: Path | list[Path] | None = None, converter: str | None = None, quantizer: str | None = None,
                  float_ops: int | None = None) -> Path:
     """Export and return the artifact path; its contract is `contract_path(artifact)`.
 
     `checkpoint` None: the newest best.pt seg-train left for `encoder`, else untrained weights
     (seeded, loudly announced: useful for latency only).
 
-    int8: the person masks are compared with fp32's on held-out images (`holdout_dir`, default the
-    checkpoint's val/images); below `min_agreement` the export fails (export.errors.FidelityError) and
+    int8: the person masks are compared with fp32's on held-out images (`holdout_dir`: one folder or several,
+    default the checkpoint's val/images); below `min_agreement` on any of them the export fails (export.errors.FidelityError) and
     leaves nothing behind. `min_agreement=0` is the explicit way to keep an unchecked or unfaithful int8.
 
     `converter`: the route for formats that have several (tflite: onnx2tf, the default, or litert-torch);
@@ -53,13 +53,13 @@ def export_model(checkpoint: Path | None, encoder: str, fmt: str, precision: str
         raise UserError(f"{artifact} already exists (pass --force to replace it)")
     min_agreement = _check_min_agreement(min_agreement)
     calib = resolve_calibration(ckpt, calib_dir, calib_count) if precision == "int8" else None
-    holdout = resolve_holdout(ckpt, holdout_dir, min_agreement) if precision in INT8_PRECISIONS else None
+    holdouts = resolve_holdout(ckpt, holdout_dir, min_agreement) if precision in INT8_PRECISIONS else []
 
     if ckpt is None:
         import torch
 
         torch.manual_seed(UNTRAINED_SEED)
-        model = build_unet(encoder).eval()  # smp's default decoder: what an untrained latency run compares
+        model = build_unet(encoder, arch=default_arch(encoder)).eval()  # the decoder a run of this encoder gets
         norm = normalization_for(encoder)
         source = Source(encoder=encoder, checkpoint=None, checkpoint_sha256=None, trained=False,
                         init_seed=UNTRAINED_SEED)
@@ -71,7 +71,7 @@ def export_model(checkpoint: Path | None, encoder: str, fmt: str, precision: str
                         epoch=ckpt.meta.epoch, metrics=dict(ckpt.meta.metrics))
     job = ExportJob(model=model, encoder=encoder, imgsz=imgsz, precision=precision, artifact=artifact,
                     normalization=norm, source=source, checkpoint=ckpt, int8_io=int8_io, calibration=calib,
-                    holdout=holdout, min_agreement=min_agreement, converter=converter or "onnx2tf",
+                    holdout=holdouts[0] if holdouts else None, more_holdouts=tuple(holdouts[1:]), min_agreement=min_agreement, converter=converter or "onnx2tf",
                     quantizer=quantizer, float_ops=_check_float_ops(float_ops, fmt, precision, converter))
     return exporter.export(job)
 
@@ -109,25 +109,28 @@ def _check_min_agreement(value: float) -> float:
     return value
 
 
-def resolve_holdout(checkpoint, holdout_dir: Path | None, min_agreement: float) -> Path | None:
-    """Held-out images for the int8 agreement check: --holdout DIR, else the checkpoint's val/images.
+def resolve_holdout(checkpoint, holdout_dir: Path | list[Path] | None, min_agreement: float) -> list[Path]:
+    """Held-out image folders for the int8 agreement check: --holdout DIR (repeatable: the floor holds on each),
+    else the checkpoint's val/images.
 
-    Untrained weights have nothing worth comparing (None: not measured, latency only). A trained checkpoint
+    Untrained weights have nothing worth comparing ([]: not measured, latency only). A trained checkpoint
     whose held-out images are not here is refused unless the floor is 0."""
     if holdout_dir is not None:
-        if not Path(holdout_dir).is_dir():
-            raise UserError(f"held-out image folder not found: {holdout_dir}")
-        return Path(holdout_dir)
+        folders = [Path(d) for d in (holdout_dir if isinstance(holdout_dir, (list, tuple)) else [holdout_dir])]
+        for folder in folders:
+            if not folder.is_dir():
+                raise UserError(f"held-out image folder not found: {folder}")
+        return folders
     if checkpoint is None:
-        return None
+        return []
     val = Path(checkpoint.meta.data_dir) / "val" / "images"
     if val.is_dir():
-        return val
+        return [val]
     if min_agreement > 0:
         raise UserError(f"int8 must agree with fp32 on held-out images (--min-agreement {min_agreement:g}), but the "
                         f"checkpoint's {val} is not on this machine: pass --holdout DIR with real pictures, "
                         "or --min-agreement 0 to export it unchecked")
-    return None
+    return []
 
 
 def default_out_dir(encoder: str) -> Path:

@@ -39,26 +39,49 @@ class Calibration:
 
 
 def resolve_calibration(checkpoint, calib_dir: Path | None, count: int | None) -> Calibration:
-    """--calib DIR, else the checkpoint's training images, else (untrained weights) synthetic pictures."""
+    """--calib DIR, else the checkpoint's training images (every source it trained on, by weight), else
+    (untrained weights) synthetic pictures."""
     count = DEFAULT_CALIB_COUNT if count is None else int(count)
     if count < 1:
         raise UserError(f"calibration image count must be at least 1, not {count}")
     if calib_dir is None and checkpoint is not None:
-        calib_dir = Path(checkpoint.meta.data_dir) / "train" / "images"
-        if not calib_dir.is_dir():
-            raise UserError(f"int8 needs calibration images: the checkpoint's training images {calib_dir} "
-                            "are not on this machine; pass --calib DIR with a few hundred real pictures")
+        return training_mix(checkpoint, count)
     if calib_dir is None:
         say("WARNING: untrained weights and no --calib: int8 is calibrated on synthetic pictures (latency only)")
         return Calibration([], count, f"{count} synthetic pictures (seed {SYNTHETIC_SEED}); latency only")
     calib_dir = Path(calib_dir)
     if not calib_dir.is_dir():
         raise UserError(f"calibration folder not found: {calib_dir}")
-    images = sorted(p for p in calib_dir.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
-    if not images:
-        raise UserError(f"calibration folder {calib_dir} holds no images ({', '.join(sorted(IMAGE_SUFFIXES))})")
+    images = folder_images(calib_dir)
     picked = spread(images, count)
     return Calibration(picked, len(picked), f"{len(picked)} of {len(images)} images in {display_path(calib_dir)}")
+
+
+def training_mix(checkpoint, count: int) -> Calibration:
+    """`count` training images drawn from every source the model trained on, in proportion to the sources'
+    weights (at least one each): int8 ranges then cover every framing the model sees, not the first set's alone."""
+    sources = checkpoint.meta.data_sources or [{"root": checkpoint.meta.data_dir, "weight": 1.0}]
+    folders = [Path(s["root"]) / "train" / "images" for s in sources]
+    missing = [str(f) for f in folders if not f.is_dir()]
+    if missing:
+        raise UserError(f"int8 needs calibration images: the checkpoint's training images {', '.join(missing)} "
+                        "are not on this machine; pass --calib DIR with a few hundred real pictures")
+    weights = np.array([float(s.get("weight", 1.0)) for s in sources])
+    shares = np.maximum(1, np.round(count * weights / weights.sum())).astype(int)
+    picked, parts = [], []
+    for folder, share in zip(folders, shares):
+        images = folder_images(folder)
+        chosen = spread(images, int(share))
+        picked += chosen
+        parts.append(f"{len(chosen)} of {len(images)} in {display_path(folder)}")
+    return Calibration(picked, len(picked), f"{len(picked)} training images ({'; '.join(parts)})")
+
+
+def folder_images(folder: Path) -> list[Path]:
+    images = sorted(p for p in Path(folder).iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
+    if not images:
+        raise UserError(f"calibration folder {folder} holds no images ({', '.join(sorted(IMAGE_SUFFIXES))})")
+    return images
 
 
 def spread(items: list, count: int) -> list:

@@ -14,9 +14,11 @@ from .errors import ConversionError, describe_error
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="seg-export", description=__doc__)  # the help texts name the defaults
-    p.add_argument("--encoder", required=True, help="resnext50 | resnet152 | efficientnet-b0 or an smp encoder name")
+    p.add_argument("--encoder", default=None,
+                   help="resnext50 | resnet152 | efficientnet-b0 | mobilenetv3-small ... or an smp encoder name "
+                        "(default: the one --checkpoint was trained with)")
     p.add_argument("--checkpoint", default=None,
-                   help="a seg-train checkpoint, 'default' (the shipped EfficientNet-B0 person model) or 'none' "
+                   help="a seg-train checkpoint, 'default' (the shipped person model) or 'none' "
                         "(untrained, latency only); unset: the newest runs/train/**/best.pt for the encoder, else untrained")
     p.add_argument("--format", required=True, help="onnx | tflite | coreml | executorch | all")
     p.add_argument("--precision", default=None,
@@ -40,8 +42,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--min-agreement", type=float, default=None,
                    help="int8: the pooled person-mask IoU with fp32 on held-out images below which the export fails "
                         "and leaves nothing (default 0.98; 0: export without the floor)")
-    p.add_argument("--holdout", type=Path, default=None,
-                   help="int8: held-out images for that check (default: the checkpoint's val/images)")
+    p.add_argument("--holdout", type=Path, action="append", default=None,
+                   help="int8: held-out images for that check (default: the checkpoint's val/images); repeat it to "
+                        "hold the floor on several sets (e.g. CCP val and the portraits)")
     p.add_argument("--out", type=Path, default=None, help="output folder (default runs/export/ENCODER)")
     p.add_argument("--force", action="store_true", help="replace existing artifacts")
     return p.parse_args(argv)
@@ -68,6 +71,7 @@ class Outcome:
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     exit_on_sigterm()
+    args.encoder = args.encoder or checkpoint_encoder(args.checkpoint)
     from .api import default_out_dir, export_model
     from .registry import get_exporter
 
@@ -107,6 +111,17 @@ def main(argv: list[str] | None = None) -> int:
     outcomes = [_run_one(args, fmt, precision, int8_io, options) for fmt, precision, int8_io in _matrix(args)]
     print_table(outcomes)
     return 1 if any(o.error for o in outcomes) else 0
+
+
+def checkpoint_encoder(checkpoint: str | None) -> str:
+    """The encoder a trained checkpoint carries (its record says it all: encoder, size, decoder)."""
+    from train.checkpoint import load_checkpoint
+    from train.default_model import resolve_checkpoint_arg
+
+    resolved = resolve_checkpoint_arg(checkpoint)
+    if resolved in (None, "none"):
+        raise UserError("give --encoder, or --checkpoint with a trained model (it carries its encoder)")
+    return load_checkpoint(resolved).meta.encoder
 
 
 def exit_on_sigterm() -> None:

@@ -106,6 +106,7 @@ class Fidelity:
     images: int
     held_out: str | None  # the held-out folder (last components only)
     float_ops: int | None = None  # onnx2tf int8: how many of the graph's leading ops stayed float (None: not said)
+    sets: list[dict] | None = None  # per held-out set: held_out, agreement, images (`agreement` is their minimum)
 
 
 @dataclass

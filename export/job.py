@@ -41,6 +41,7 @@ class ExportJob:
     int8_io: bool = False  # int8 input/output tensors (TFLite int8 only)
     calibration: Any = None  # export.calibration.Calibration, for int8
     holdout: Path | None = None  # int8: held-out images for the mask agreement with fp32 (None: not measurable)
+    more_holdouts: tuple[Path, ...] = ()  # int8: further held-out sets; the floor holds on every one
     min_agreement: float = 0.0  # int8: the floor that agreement must reach (0: explicitly unchecked)
     converter: str = "onnx2tf"  # tflite: onnx2tf or litert-torch
     quantizer: str | None = None  # litert-torch int8: aeq or pt2e (None: the default)
@@ -51,11 +52,15 @@ class ExportJob:
         norm = self.normalization
         return Preprocess(mean=list(norm.mean), std=list(norm.std), pixel_scale=norm.pixel_scale)
 
+    @property
+    def postprocess(self) -> Postprocess:
+        return Postprocess()  # every export: one channel, the person logit, cut at sigmoid 0.5
+
     def contract(self, fmt: str, artifact: Path, input: TensorSpec, output: TensorSpec, *,
                  tools: dict[str, str], notes: list[str] | None = None) -> ModelContract:
         versions = package_versions()
         return ModelContract(
             format=fmt, precision=self.precision, artifact=artifact.name, input=input, output=output,
-            preprocess=self.preprocess, postprocess=Postprocess(), source=self.source,
+            preprocess=self.preprocess, postprocess=self.postprocess, source=self.source,
             tools={"torch": versions["torch"], "smp": versions["smp"], **tools}, notes=list(notes or []),
         )

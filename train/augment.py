@@ -115,7 +115,8 @@ def paste_person(canvas, label, cut, cut_mask, rng) -> None:
     person = cv2.resize(cut, (pw, ph), interpolation=cv2.INTER_AREA if ph < cut.shape[0] else cv2.INTER_LINEAR)
     alpha = cv2.resize(cut_mask, (pw, ph), interpolation=cv2.INTER_NEAREST)
     top = int(ch * rng.uniform(-0.05, 0.15)) if rel > 1 else int(rng.uniform(0, max(1, ch - 0.7 * ph)))
-    left = int(rng.uniform(-0.3 * pw, cw - 0.7 * pw))
+    low, high = -0.3 * pw, cw - 0.7 * pw
+    left = int(rng.uniform(low, high)) if high > low else (cw - pw) // 2  # wider than the frame: centre it
     ys, xs = slice(max(0, top), min(ch, top + ph)), slice(max(0, left), min(cw, left + pw))
     if ys.start >= ys.stop or xs.start >= xs.stop:
         return

@@ -8,7 +8,7 @@ from pathlib import Path
 from .errors import UserError, cli_entry
 from .data import MASK_VALUES
 from .precision import AMP_MODES, MEMORY_FORMATS
-from .zoo import INTERPOLATIONS, STUDY_ENCODERS, short_name
+from .zoo import HEAD_STRIDES, INTERPOLATIONS, STUDY_ENCODERS, short_name
 
 MAX_SIDE = 2048
 
@@ -40,8 +40,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--eval", action="append", default=[], metavar="NAME=DIR",
                    help="an extra evaluation set scored every epoch (a split folder with images/ and masks/)")
     p.add_argument("--select-on", default="val", help="comma list of IoUs ('val', --eval names) whose mean picks best.pt")
-    p.add_argument("--decoder-channels", type=int, nargs=5, default=None, metavar="C",
-                   help="U-Net decoder widths (smp default 256 128 64 32 16)")
+    p.add_argument("--decoder-channels", type=int, nargs="+", default=None, metavar="C",
+                   help="U-Net decoder widths, one per block (smp default 256 128 64 32 16; 3 with --head-stride 4)")
+    p.add_argument("--head-stride", type=int, choices=HEAD_STRIDES, default=None,
+                   help="end the decoder at 1/2 or 1/4 of the input and upsample the logits (the mobile tier)")
     p.add_argument("--decoder-interpolation", choices=INTERPOLATIONS, default=None)
     p.add_argument("--amp", choices=AMP_MODES, default="auto",
                    help="auto: bf16 on a CPU with native bf16, fp16 + grad scaler on CUDA, fp32 elsewhere")
@@ -63,6 +65,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--precise-bn", type=int, default=32, metavar="N",
                    help="re-estimate BatchNorm statistics on N training batches before each validation (0: off)")
     p.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto")
+    p.add_argument("--data-on-device", action="store_true",
+                   help="decode the data once onto the device and run the basic augmentation there (GPU training)")
+    p.add_argument("--time-limit", type=float, default=None, metavar="MIN",
+                   help="fit the epochs to this many minutes of training, measured on the first epoch")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--no-progress", action="store_true", help="no progress bars (logs, CI)")
     return p.parse_args(argv)
@@ -88,6 +94,8 @@ def check_args(args: argparse.Namespace) -> None:
         raise UserError(f"--lr {args.lr}: the learning rate must be a finite number above 0")
     if not (math.isfinite(args.weight_decay) and args.weight_decay >= 0):
         raise UserError("--weight-decay must be a finite number, 0 or more")
+    if args.time_limit is not None and not (math.isfinite(args.time_limit) and args.time_limit > 0):
+        raise UserError(f"--time-limit {args.time_limit}: give the minutes as a number above 0")
     if args.precise_bn < 0:
         raise UserError("--precise-bn must be 0 or more")
     if args.out is not None and args.out.exists() and not args.out.is_dir():
@@ -141,6 +149,8 @@ def main(argv: list[str] | None = None) -> int:
         arch["decoder_channels"] = args.decoder_channels
     if args.decoder_interpolation:
         arch["decoder_interpolation"] = args.decoder_interpolation
+    if args.head_stride:
+        arch["head_stride"] = args.head_stride
     cfg = TrainConfig(
         encoder=encoder, data=primary.root, dataset=primary.layout, imgsz=tuple(args.imgsz), epochs=args.epochs,
         batch=args.batch, lr=args.lr, lr_step=args.lr_step, out=out, person_class=args.person_class,
@@ -152,6 +162,7 @@ def main(argv: list[str] | None = None) -> int:
         select_on=tuple(s.strip() for s in args.select_on.split(",") if s.strip()) or ("val",),
         epoch_size=args.epoch_size, amp=args.amp, memory_format=args.memory_format,
         cache_dir=None if str(args.cache_dir) == "none" else args.cache_dir,
+        data_on_device=args.data_on_device, time_limit=args.time_limit,
         force=args.force, mask_values=args.mask_values, skip_bad_images=args.skip_bad_images,
         init_from=resolve_checkpoint_arg(args.init_from) if args.init_from else None,
     )

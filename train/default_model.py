@@ -1,4 +1,4 @@
-"""The toolkit's one shipped model: an EfficientNet-B0 person U-Net at 256x256, fp16 safetensors.
+"""The toolkit's one shipped model: a person U-Net at 256x256, fp16 safetensors (its card: weights/MODEL_CARD.md).
 
 `--checkpoint default` in seg-export and seg-bench means this file; `--checkpoint none` means
 untrained weights (latency only). The file's SHA-256 is recorded in `default.json` beside it and
@@ -18,8 +18,25 @@ from .errors import UserError, cli_entry
 
 WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"
 REPO_ROOT = WEIGHTS_DIR.parents[1]
-DEFAULT_WEIGHTS = WEIGHTS_DIR / "person-efficientnet-b0-256.safetensors"
 DEFAULT_RECORD = WEIGHTS_DIR / "default.json"
+
+
+def _recorded_file() -> str:
+    """The weights file the record names (the record is the one place that says which model is the default)."""
+    try:
+        return json.loads(DEFAULT_RECORD.read_text())["file"]
+    except (OSError, ValueError, KeyError):
+        return "missing.safetensors"  # resolve_checkpoint_arg then says the checkout is incomplete
+
+
+DEFAULT_WEIGHTS = WEIGHTS_DIR / _recorded_file()
+
+
+def default_encoder() -> str:
+    """The shipped default's encoder (smp name), from its record: callers never name it themselves."""
+    if not DEFAULT_RECORD.is_file():
+        raise UserError(f"the default model's record is missing ({DEFAULT_RECORD}); this checkout is incomplete")
+    return json.loads(DEFAULT_RECORD.read_text())["encoder"]
 MAX_BYTES = 15 * 2**20  # the one weight file the repository holds stays small
 
 
@@ -68,8 +85,15 @@ def load_safetensors(path: Path) -> tuple[dict, dict]:
     return {k: v.float() if v.is_floating_point() and v.dtype != torch.float32 else v for k, v in state.items()}, meta
 
 
-def package(checkpoint: Path, dest: Path = DEFAULT_WEIGHTS, record: Path = DEFAULT_RECORD) -> dict:
-    """Write `checkpoint`'s model as fp16 safetensors at `dest` and its record (checksum, metadata)."""
+def weights_name(encoder: str, imgsz) -> str:
+    from .zoo import short_name
+
+    return f"person-{short_name(encoder)}-{imgsz[0]}{'' if imgsz[0] == imgsz[1] else f'x{imgsz[1]}'}.safetensors"
+
+
+def package(checkpoint: Path, dest: Path | None = None, record: Path = DEFAULT_RECORD) -> dict:
+    """Write `checkpoint`'s model as fp16 safetensors (default: weights/person-ENCODER-SIZE.safetensors) and its
+    record (checksum, metadata); a default of another name that the record named before is removed."""
     import dataclasses
 
     import torch
@@ -77,6 +101,8 @@ def package(checkpoint: Path, dest: Path = DEFAULT_WEIGHTS, record: Path = DEFAU
     from .checkpoint import file_sha256, load_checkpoint
 
     ckpt = load_checkpoint(checkpoint)
+    dest = dest or record.parent / weights_name(ckpt.meta.encoder, ckpt.meta.imgsz)
+    previous = record.parent / json.loads(record.read_text())["file"] if record.is_file() else None
     meta = dataclasses.asdict(ckpt.meta)
     meta["source_checkpoint"] = Path(checkpoint).name
     save_safetensors(dest, ckpt.state["model"], meta, dtype=torch.float16)
@@ -90,6 +116,8 @@ def package(checkpoint: Path, dest: Path = DEFAULT_WEIGHTS, record: Path = DEFAU
              "train_hours": round(sum(st["hours"] for st in stages), 2), "val_metrics": ckpt.meta.metrics,
              "stages": stages}
     write_text_atomic(record, json.dumps(entry, indent=2) + "\n")
+    if previous is not None and previous.resolve() != dest.resolve():
+        previous.unlink(missing_ok=True)  # one default: the retired one stays reproducible through its recipe
     return entry
 
 

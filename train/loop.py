@@ -18,7 +18,7 @@ from .curves import plot_curves, write_history_csv
 from .data import DataSpec, eval_split_dir, list_samples, person_class_for
 from .errors import UserError
 from .precision import Precision, choose_precision
-from .zoo import build_unet, normalization_for, short_name, unet_arch
+from .zoo import build_unet, default_arch, normalization_for, short_name, unet_arch
 
 LOSSES = ("dice", "dice+bce")
 OPTIMIZERS = ("adam", "adamw")
@@ -67,6 +67,8 @@ class TrainConfig:
     seed: int = 0
     precise_bn: int = 32  # batches for re-estimating BatchNorm statistics before validation (0: off)
     progress: bool = True
+    data_on_device: bool = False  # basic augmentation on the device from data decoded there once (device_data.py)
+    time_limit: float | None = None  # minutes: the epochs are fitted to it after the first one (see fit_to_time)
     recipe_keys: tuple = field(default=("batch", "lr", "lr_step", "lr_gamma", "dice_eps", "epochs", "precise_bn", "loss",
                                         "optimizer", "weight_decay", "schedule", "augment", "epoch_size", "select_on",
                                         "seed", "init_from"), repr=False)
@@ -152,6 +154,7 @@ def pick_device(name: str, dist: Distributed):
         if not torch.cuda.is_available():
             raise UserError("--device cuda asked for, but no CUDA GPU is visible to torch")
         torch.cuda.set_device(dist.local_rank)
+        torch.backends.cudnn.benchmark = True  # the input size is fixed: let cuDNN pick the fastest kernels once
         return torch.device("cuda", dist.local_rank)
     return torch.device(name)
 
@@ -165,7 +168,7 @@ class Trainer:
         self.dist.setup(self.device.type)
         torch.manual_seed(cfg.seed + self.dist.rank)
         self.precision: Precision = choose_precision(cfg.amp, self.device.type, cfg.memory_format)
-        self.arch = unet_arch(cfg.arch)
+        self.arch = unet_arch({**default_arch(cfg.encoder), **cfg.arch})
         self.norm = normalization_for(cfg.encoder)
         self.person_class = person_class_for(cfg.dataset, cfg.person_class)
         # Rank 0 fills the decode cache first; the other ranks then map what it wrote instead of racing it.
@@ -211,6 +214,10 @@ class Trainer:
         for name, folder in cfg.eval_sets.items():
             root, split = eval_split_dir(folder)
             self.eval_sets[name] = ArrayDataset(self._decode(root, split, "folder", None, cfg.limit_val, label=name), size, self.norm)
+        if cfg.data_on_device and (cfg.augment != "basic" or self.dist.enabled):
+            raise UserError("--data-on-device runs the basic augmentation in one process: not with --augment people or torchrun")
+        if cfg.time_limit is not None and self.dist.enabled:
+            raise UserError("--time-limit fits one process's epochs: not with torchrun")
         unknown = set(cfg.select_on) - {"val", *self.eval_sets}
         if unknown:
             raise UserError(f"--select-on {','.join(sorted(unknown))}: not 'val' or a name given to --eval")
@@ -285,6 +292,11 @@ class Trainer:
     def _loader(self, dataset, train: bool):
         import torch
         from torch.utils.data import DataLoader, DistributedSampler
+
+        if self.cfg.data_on_device:
+            from .device_data import DeviceLoader
+
+            return DeviceLoader(dataset.split, dataset.imgsz, dataset.norm, self.device, self.cfg.batch, train)
 
         sampler = DistributedSampler(dataset, shuffle=train) if (train and self.dist.enabled) else None
         return DataLoader(dataset, batch_size=self.cfg.batch, shuffle=train and sampler is None, sampler=sampler,
@@ -379,7 +391,10 @@ class Trainer:
         train_loader = self._loader(self.train_set, train=True)
         val_loader = self._loader(self.val_set, train=False)
         eval_loaders = {name: self._loader(ds, train=False) for name, ds in self.eval_sets.items()}
-        for epoch in range(self.start_epoch + 1, cfg.epochs + 1):
+        started_run = time.perf_counter()
+        epoch = self.start_epoch
+        while epoch < cfg.epochs:
+            epoch += 1
             if self.dist.enabled:
                 train_loader.sampler.set_epoch(epoch)
             torch.manual_seed(cfg.seed * 1000 + epoch)  # a resumed run draws the same augmentations
@@ -395,9 +410,38 @@ class Trainer:
                 val = self._run_epoch(val_loader, False, f"epoch {epoch}/{cfg.epochs} val")
                 extra = {name: self._run_epoch(loader, False, f"epoch {epoch}/{cfg.epochs} {name}")
                          for name, loader in eval_loaders.items()}
+                if cfg.time_limit is not None:  # before saving, so the checkpoint records the fitted plan
+                    self.fit_to_time(epoch, time.perf_counter() - started_run)
                 self._end_epoch(epoch, lr, train, val, extra, seconds)
             self.dist.barrier()
         return self.history[-1] if self.history else {}
+
+    def fit_to_time(self, epoch: int, elapsed: float) -> None:
+        """Plan only the epochs that fit in --time-limit, at this process's mean epoch time so far.
+
+        The plan is set after the first epoch (a one-cycle schedule is stretched over the fitted epochs,
+        so its lr still anneals to the end) and cut again if later epochs run slower; the checkpoint's
+        recipe records the fitted count, so a resume continues that plan.
+        """
+        cfg = self.cfg
+        done_here = epoch - self.start_epoch
+        fitted = self.start_epoch + max(done_here, int(cfg.time_limit * 60 / (elapsed / done_here)))
+        if fitted >= cfg.epochs:
+            return
+        print(f"seg-train: {cfg.time_limit:g} min fit {fitted} epochs at {elapsed / done_here:.1f} s each "
+              f"(planned {cfg.epochs})", flush=True)
+        cfg.epochs = fitted
+        if cfg.schedule == "onecycle" and done_here == 1 and fitted > epoch:
+            import warnings
+
+            import torch
+
+            steps = self.scheduler.last_epoch
+            self.scheduler = self._scheduler(torch)
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")  # stepping the fresh schedule up to where the run is
+                for _ in range(steps):
+                    self.scheduler.step()
 
     def _end_epoch(self, epoch: int, lr: float, train: dict, val: dict, extra: dict, seconds: float) -> None:
         import torch

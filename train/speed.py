@@ -17,7 +17,7 @@ from .errors import UserError, cli_entry
 from .hardware import cpu_model, notable_cpu_flags
 from .loop import Distributed, device_name, pick_device
 from .precision import AMP_MODES, MEMORY_FORMATS, Precision, choose_precision
-from .zoo import STUDY_ENCODERS, build_unet, short_name, smp_encoder_name, unet_arch
+from .zoo import STUDY_ENCODERS, build_unet, default_arch, short_name, smp_encoder_name, unet_arch
 
 OLD_PATH = Precision("off", "contiguous", "the old trainer's path: fp32, NCHW")
 
@@ -88,7 +88,8 @@ def parse_args(argv):
     p.add_argument("--memory-format", choices=MEMORY_FORMATS, default="auto")
     p.add_argument("--compile", action="store_true", help="torch.compile the model")
     p.add_argument("--compare", action="store_true", help="also time the old fp32 NCHW path and print the ratio")
-    p.add_argument("--decoder-channels", type=int, nargs=5, default=None, metavar="C")
+    p.add_argument("--decoder-channels", type=int, nargs="+", default=None, metavar="C",
+                   help="decoder widths (default: the encoder's own, the mobile tier's slim one for mobile encoders)")
     p.add_argument("--data", type=Path, default=None, help="also time the loader alone on this folder dataset")
     p.add_argument("--workers", type=int, default=1, help="loader processes for --data")
     p.add_argument("--json", type=Path, default=None, help="write the rows here")
@@ -105,21 +106,22 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     device = pick_device(args.device, Distributed())
     precision = choose_precision(args.amp, device.type, args.memory_format)
-    arch = unet_arch({"decoder_channels": args.decoder_channels} if args.decoder_channels else None)
+    widths = {"decoder_channels": args.decoder_channels} if args.decoder_channels else {}
     where = device_name(device)
     setting = {"batch": args.batch, "threads": torch.get_num_threads(), "compiled": args.compile, "device": where,
-               "cpu": cpu_model(), "cpu_flags": notable_cpu_flags(), "decoder_channels": arch["decoder_channels"]}
+               "cpu": cpu_model(), "cpu_flags": notable_cpu_flags()}
     print(f"training throughput on {where} [{' '.join(setting['cpu_flags'])}], batch {args.batch}, "
           f"{args.steps} timed steps after {args.warmup} warm-up; chosen path: {precision.describe()}")
     paths = [OLD_PATH, precision] if args.compare else [precision]
     rows = []
     for encoder in map(smp_encoder_name, args.encoder):
+        arch = unet_arch({**default_arch(encoder), **widths})
         for size in args.imgsz:
             speeds = []
             for path in paths:
                 ips = measure(encoder, (size, size), args.batch, args.steps, args.warmup, device, path, args.compile, arch)
                 speeds.append(ips)
-                rows.append({"encoder": short_name(encoder), "imgsz": size, "amp": path.amp,
+                rows.append({"encoder": short_name(encoder), "imgsz": size, "amp": path.amp, "arch": arch,
                              "memory_format": path.memory_format, "images_per_s": round(ips, 2), **setting})
                 print(f"  {short_name(encoder):<16}{size}x{size}  amp {path.amp:<4} {path.memory_format:<14}"
                       f"{ips:8.2f} img/s", flush=True)

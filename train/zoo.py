@@ -8,12 +8,22 @@ from pathlib import Path
 from .errors import UserError
 
 # Short names used on the command line -> segmentation-models-pytorch encoder names.
-ENCODER_ALIASES: dict[str, str] = {
+STUDY: dict[str, str] = {
     "resnext50": "resnext50_32x4d",
     "resnet152": "resnet152",
     "efficientnet-b0": "efficientnet-b0",
 }
-STUDY_ENCODERS = tuple(ENCODER_ALIASES)
+# The mobile tier: encoders a phone runs at MediaPipe's selfie segmenter's cost (timm's, through smp's `tu-`),
+# with MOBILE_ARCH's decoder unless the command line sets one. GMAC at 256x256 (U-Net with MOBILE_ARCH):
+# 0.17, 0.36 and 0.42; see README's mobile-tier table for their latency beside MediaPipe's.
+MOBILE: dict[str, str] = {
+    "mobilenetv3-small": "tu-mobilenetv3_small_100",
+    "lcnet-100": "tu-lcnet_100",
+    "mobilenetv3-large": "tu-mobilenetv3_large_100",
+}
+ENCODER_ALIASES: dict[str, str] = {**STUDY, **MOBILE}
+STUDY_ENCODERS = tuple(STUDY)
+MOBILE_ENCODERS = tuple(MOBILE)
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
@@ -24,9 +34,15 @@ def smp_encoder_name(name: str) -> str:
     import segmentation_models_pytorch as smp
 
     resolved = ENCODER_ALIASES.get(name, name)
-    if resolved not in smp.encoders.get_encoder_names():
+    if resolved.startswith("tu-"):
+        import timm
+
+        known = timm.is_model(resolved[3:])
+    else:
+        known = resolved in smp.encoders.get_encoder_names()
+    if not known:
         raise UserError(
-            f"unknown encoder {name!r}: use one of {', '.join(STUDY_ENCODERS)} or an smp encoder name"
+            f"unknown encoder {name!r}: use one of {', '.join(ENCODER_ALIASES)}, an smp encoder name or tu-<timm model>"
         )
     return resolved
 
@@ -63,19 +79,36 @@ def normalization_for(encoder: str) -> Normalization:
     return Normalization()
 
 
-DEFAULT_ARCH = {"decoder_channels": [256, 128, 64, 32, 16], "decoder_interpolation": "nearest"}
+DEFAULT_ARCH = {"decoder_channels": [256, 128, 64, 32, 16], "decoder_interpolation": "nearest", "head_stride": 1}
+MOBILE_ARCH = {"decoder_channels": [16, 16, 16], "decoder_interpolation": "bilinear", "head_stride": 4}
 INTERPOLATIONS = ("nearest", "bilinear")
+HEAD_STRIDES = (1, 2, 4)
+
+
+def default_arch(encoder: str) -> dict:
+    """The decoder an encoder gets when none is asked for: the mobile tier's slim one, else smp's."""
+    return dict(MOBILE_ARCH if encoder in MOBILE.values() else DEFAULT_ARCH)
 
 
 def unet_arch(arch: dict | None = None) -> dict:
-    """The decoder settings a checkpoint carries so export rebuilds exactly this U-Net (smp's defaults if absent)."""
+    """The decoder settings a checkpoint carries so export rebuilds exactly this U-Net (smp's defaults if absent).
+
+    `head_stride` 2 or 4 ends the decoder at 1/2 or 1/4 of the input and upsamples the logits bilinearly:
+    the full-resolution decoder blocks cost a mobile encoder more than the encoder itself, so the mobile
+    tier drops them (one decoder width per kept block: 5, 4 or 3 widths).
+    """
     merged = {**DEFAULT_ARCH, **(arch or {})}
+    stride = int(merged["head_stride"])
+    if stride not in HEAD_STRIDES:
+        raise UserError(f"head stride {stride}: use {', '.join(map(str, HEAD_STRIDES))}")
+    blocks = 5 - HEAD_STRIDES.index(stride)
     channels = [int(c) for c in merged["decoder_channels"]]
-    if len(channels) != 5 or min(channels) < 1:
-        raise UserError(f"decoder channels {channels}: give 5 positive numbers, e.g. 256 128 64 32 16")
+    if len(channels) != blocks or min(channels) < 1:
+        raise UserError(f"decoder channels {channels}: give {blocks} positive numbers for head stride {stride} "
+                        f"(e.g. {' '.join(map(str, DEFAULT_ARCH['decoder_channels'][:blocks]))})")
     if merged["decoder_interpolation"] not in INTERPOLATIONS:
         raise UserError(f"decoder interpolation {merged['decoder_interpolation']!r}: use {' or '.join(INTERPOLATIONS)}")
-    return {"decoder_channels": channels, "decoder_interpolation": merged["decoder_interpolation"]}
+    return {"decoder_channels": channels, "decoder_interpolation": merged["decoder_interpolation"], "head_stride": stride}
 
 
 def build_unet(encoder: str, encoder_weights: str | None = None, arch: dict | None = None):
@@ -88,14 +121,30 @@ def build_unet(encoder: str, encoder_weights: str | None = None, arch: dict | No
     import segmentation_models_pytorch as smp
 
     arch = unet_arch(arch)
-    arch["decoder_channels"] = tuple(arch["decoder_channels"])
+    stride = arch.pop("head_stride")
+    dropped = HEAD_STRIDES.index(stride)
+    kept = arch["decoder_channels"]
+    arch["decoder_channels"] = tuple(kept + [kept[-1]] * dropped)  # the dropped blocks' widths are never used
     if encoder_weights in (None, "", "none"):
-        return smp.Unet(encoder, encoder_weights=None, in_channels=3, classes=1, **arch)
-    if encoder_weights == "imagenet":
-        return _build_with_hub_weights(encoder, arch)
-    model = smp.Unet(encoder, encoder_weights=None, in_channels=3, classes=1, **arch)
-    load_encoder_file(model, Path(encoder_weights))
+        model = smp.Unet(encoder, encoder_weights=None, in_channels=3, classes=1, **arch)
+    elif encoder_weights == "imagenet":
+        model = _build_with_hub_weights(encoder, arch)
+    else:
+        model = smp.Unet(encoder, encoder_weights=None, in_channels=3, classes=1, **arch)
+        load_encoder_file(model, Path(encoder_weights))
+    if dropped:
+        _end_decoder_early(model, dropped, kept[-1], stride)
     return model
+
+
+def _end_decoder_early(model, dropped: int, channels: int, stride: int) -> None:
+    from torch import nn
+
+    model.decoder.blocks = model.decoder.blocks[:len(model.decoder.blocks) - dropped]
+    model.segmentation_head = nn.Sequential(
+        nn.Conv2d(channels, 1, kernel_size=3, padding=1),
+        nn.Upsample(scale_factor=stride, mode="bilinear", align_corners=False),
+    )
 
 
 def _build_with_hub_weights(encoder: str, arch: dict):
