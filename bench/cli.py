@@ -27,6 +27,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                                         "its exported artifacts (see --artifacts)")
     what.add_argument("--model", type=Path, action="append", help="any .onnx/.tflite/.mlpackage/.pte (repeatable)")
     what.add_argument("--paper", action="store_true", help="print the study's Tables 3, 4, 5 beside ours (from --results)")
+    p.add_argument("--peer", nargs=2, action="append", metavar=("NAME", "PATH"), default=[],
+                   help="another segmenter as rows of the same run, labelled as the peer, with its own normalization "
+                        "and output kind (repeatable): 'mediapipe selfie_segmentation.tflite' (python -m bench.peers "
+                        "mediapipe fetches it)")
     p.add_argument("--backend", default="auto",
                    help=f"'auto' (every one that can run here), 'all' (unavailable ones become rows saying why), "
                         f"or a comma-separated list of: {', '.join(BACKENDS)}")
@@ -191,6 +195,20 @@ def _find_models(args: argparse.Namespace) -> list[tuple[str, list, str | None]]
     return groups
 
 
+def _peer_jobs(peers: list[list[str]], names: list[str], reasons: dict[str, str | None]) -> list:
+    """Each --peer on every backend of this run that takes its file: rows labelled as the peer, without parity."""
+    from .jobs import build_jobs
+    from .peers import peer, peer_model
+
+    jobs = []
+    for name, path in peers:
+        for job in build_jobs([peer_model(name, Path(path))], names, None, reasons, explicit=False):
+            if job.artifact is not None:  # its rows (or a backend's refusal of the file), not "backend unavailable"
+                job.model, job.parity = peer(name).label, False
+                jobs.append(job)
+    return jobs
+
+
 def _images(args: argparse.Namespace, contracts: list):
     from .images import dataset_images, photo_images, photos_near, synthetic_images
 
@@ -232,12 +250,13 @@ def main(argv: list[str] | None = None) -> int:
             jobs.append(Job("-", label, label, problem=problem))
         else:
             jobs += build_jobs(models, names, precisions, reasons, explicit=explicit)
+    jobs += _peer_jobs(args.peer, names, reasons)
     if not jobs:
         raise UserError("nothing to measure: no backend here runs these models (try --backend all to see why)")
     for reason in refused.values():  # never loaded: one line each, and a failed row per backend
         print(f"seg-bench: refused: {reason}", file=sys.stderr)
     for job in jobs:
-        if job.artifact in refused and not job.problem:
+        if job.artifact in refused:  # over a backend's refusal too: a file that is not what its contract says
             job.problem, job.problem_status = refused[job.artifact], FAILED
     images = _images(args, [c for _, models, _ in groups for _, c in models])
     log.print(f"seg-bench: {len(jobs)} measurement(s); images: {images.description}")

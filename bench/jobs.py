@@ -24,6 +24,7 @@ class Job:
     contract: ModelContract | None = None
     problem: str | None = None  # set: the row is reported with this reason instead of run
     problem_status: str = "failed"
+    parity: bool = True  # compared with the PyTorch model it came from (not for a peer: another model)
 
 
 _SUFFIXES = {fmt: suffix for suffix, fmt in FORMATS.items()}  # format -> its file ending
@@ -89,7 +90,8 @@ def build_jobs(models: list[tuple[Path, ModelContract]], backends: list[str], pr
         if targets and reasons.get(name):
             jobs.append(Job(name, encoder or "-", encoder, problem=reasons[name], problem_status="unavailable"))
         elif targets:
-            jobs += [Job(name, label, encoder, c.format, prec, p, c) for p, c, prec, label in targets]
+            jobs += [_job_or_refusal(cls, Job(name, label, encoder, c.format, prec, p, c))
+                     for p, c, prec, label in targets]
         elif explicit or reasons.get(name):
             what = "PyTorch source (no contract names a checkpoint or seed)" if "torch" in cls.formats else \
                 "/".join(_SUFFIXES.get(f, f".{f}") for f in cls.formats) + " artifacts"
@@ -97,6 +99,18 @@ def build_jobs(models: list[tuple[Path, ModelContract]], backends: list[str], pr
             jobs.append(Job(name, encoder or "-", encoder, problem=reasons.get(name) or f"nothing to run: no {what}{at}",
                             problem_status="unavailable"))
     return jobs
+
+
+def _job_or_refusal(cls, job: Job) -> Job:
+    """The job, or an 'unavailable' row where the runtime cannot take this artifact (an export without the
+    metadata it reads, a normalization it does not do)."""
+    try:
+        refusal = cls.refuses(job.artifact, job.contract)
+    except Exception:  # an unreadable file: loading it will say why, as for every backend
+        refusal = None
+    if refusal:
+        job.problem, job.problem_status = refusal, "unavailable"
+    return job
 
 
 def _encoder_of(models) -> str:

@@ -23,7 +23,6 @@ from train.hardware import cpu_model
 from train.metrics import MaskIoU
 
 from .backends import Backend, BackendOptions, ProviderFallback, make_backend
-from .foreign import read_logits
 from .images import ImageSet
 from .jobs import Job
 from .metrics import ParityMeter, latency_stats
@@ -92,7 +91,7 @@ def measure(job: Job, backend: Backend, images: ImageSet, settings: Settings, re
 
 
 def _latency(job: Job, backend: Backend, images: ImageSet, settings: Settings, result: Result, step) -> None:
-    x = to_input_tensor(images.rgb(images.items[0]), job.contract)
+    x = backend.host_input(to_input_tensor(images.rgb(images.items[0]), job.contract), job.contract)
     step("loading")
     rss_before = current_rss_mb()
     reset_high_water_mark()  # the row's peak RSS starts here (Linux); nothing samples while the clock runs
@@ -118,11 +117,11 @@ def _quality(job: Job, backend: Backend, images: ImageSet, settings: Settings, r
     contract, result = job.contract, outcome.result
     iou, parity = MaskIoU(), ParityMeter()
     threshold = math.log(contract.postprocess.threshold / (1 - contract.postprocess.threshold))
-    compare = settings.parity
+    compare = settings.parity and job.parity
     for index, item in enumerate(images):
         step(f"image {index + 1}/{len(images)}")
         rgb = images.rgb(item)
-        logits = read_logits(backend.run(to_input_tensor(rgb, contract)), contract)
+        logits = backend.to_logits(backend.run(backend.host_input(to_input_tensor(rgb, contract), contract)), contract)
         mask = logits_to_mask(logits, contract.postprocess, size=rgb.shape[:2])
         if (truth := images.truth(item)) is not None:
             iou.add(mask, truth)

@@ -61,11 +61,16 @@ def training_mix(checkpoint, count: int) -> Calibration:
     """`count` training images drawn from every source the model trained on, in proportion to the sources'
     weights (at least one each): int8 ranges then cover every framing the model sees, not the first set's alone."""
     sources = checkpoint.meta.data_sources or [{"root": checkpoint.meta.data_dir, "weight": 1.0}]
+    present = [s for s in sources if (Path(s["root"]) / "train" / "images").is_dir()]
+    if not present:
+        raise UserError(f"int8 needs calibration images: the checkpoint's training images "
+                        f"({', '.join(str(Path(s['root']) / 'train' / 'images') for s in sources)}) are not on this "
+                        "machine; pass --calib DIR with a few hundred real pictures")
+    for source in sources:
+        if source not in present:
+            say(f"WARNING: int8 calibration leaves out {source['root']} (not on this machine); the contract says so")
+    sources = present
     folders = [Path(s["root"]) / "train" / "images" for s in sources]
-    missing = [str(f) for f in folders if not f.is_dir()]
-    if missing:
-        raise UserError(f"int8 needs calibration images: the checkpoint's training images {', '.join(missing)} "
-                        "are not on this machine; pass --calib DIR with a few hundred real pictures")
     weights = np.array([float(s.get("weight", 1.0)) for s in sources])
     shares = np.maximum(1, np.round(count * weights / weights.sum())).astype(int)
     picked, parts = [], []

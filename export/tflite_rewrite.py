@@ -72,6 +72,21 @@ def float16_weights(float32_model: bytes) -> bytes:
     return write_model(model)
 
 
+def inline_buffers(model_bytes: bytes) -> bytes:
+    """Every constant inside the FlatBuffer. ai-edge-quantizer stores them after it, by file offset (TFLite's layout
+    for models over 2 GB), where a rewrite of the FlatBuffer (MediaPipe's metadata writer) would cut them off."""
+    import numpy as np
+
+    model = read_model(model_bytes)
+    outside = [b for b in model.buffers if b.offset > 1]  # TFLite's schema: offset > 1 is data after the FlatBuffer
+    if not outside:
+        return model_bytes
+    for buffer in outside:
+        buffer.data = np.frombuffer(model_bytes, np.uint8, buffer.size, buffer.offset)
+        buffer.offset = buffer.size = 0
+    return write_model(model)
+
+
 def read_model(model_bytes: bytes):
     """The FlatBuffer as TensorFlow's mutable object tree (schema_py_generated.ModelT)."""
     before_tensorflow()

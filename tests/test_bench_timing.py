@@ -287,3 +287,50 @@ def test_runtime_speed_prints_only_what_it_measured():
     assert numbers <= {200.0, 190.0, 100.0, 95.0, 1.0, 2.0, 1.5}, numbers  # measured figures, ratios and the goal
     assert "ort tuned" not in text and "ORT CPU is 2.00x torch eager (meets the 1.5x goal)" in text
     assert "ort-cpu: ort-cpu, 2 threads, execution_mode=ORT_SEQUENTIAL" in text
+
+
+def test_mediapipe_times_image_in_segment_and_mask_out_not_the_frame_it_is_handed(clock, monkeypatch, tmp_path):
+    import types
+
+    import bench.backends.mediapipe as backend
+
+    class FakeMask:
+        def numpy_view(self):
+            clock.spend(OUT_S)
+            return np.full((H, W, 1), 0.5, np.float32)
+
+    class FakeSegmenter:
+        labels = ["person"]
+
+        @classmethod
+        def create_from_options(cls, options):
+            clock.spend(LOAD_S)
+            return cls()
+
+        def segment(self, image):
+            clock.compute()
+            return types.SimpleNamespace(confidence_masks=[FakeMask()])
+
+        def close(self):
+            pass
+
+    def fake_image(image_format, data):
+        assert data.dtype == np.uint8 and data.shape == (H, W, 3) and data.flags["C_CONTIGUOUS"]
+        clock.spend(IN_S)
+
+    options = lambda **kw: kw  # noqa: E731
+    mp = types.SimpleNamespace(Image=fake_image, ImageFormat=types.SimpleNamespace(SRGB=1), __version__="fake",
+                               tasks=types.SimpleNamespace(BaseOptions=options))
+    vision = types.SimpleNamespace(ImageSegmenter=FakeSegmenter, ImageSegmenterOptions=options,
+                                   RunningMode=types.SimpleNamespace(IMAGE="IMAGE"))
+    monkeypatch.setattr(backend, "import_mediapipe", lambda: (mp, vision))
+    to_frame = backend.MediaPipe.host_input
+
+    def slow_frame(self, x, contract):  # the frame an app would hold already: never inside the clock
+        clock.spend(1.0)
+        return to_frame(self, x, contract)
+
+    monkeypatch.setattr(backend.MediaPipe, "host_input", slow_frame)
+    result = _row("mediapipe", "tflite", "NHWC", tmp_path)
+    _check_rule(result, clock, IN_S + OUT_S)
+    assert result.threads == 1 and result.versions["mediapipe"] == "fake"

@@ -5,6 +5,7 @@ import json
 import os
 import pickle
 import shutil
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -19,7 +20,9 @@ from train.errors import UserError
 def test_default_is_small_safe_and_verified():
     assert default_model.DEFAULT_WEIGHTS.stat().st_size <= default_model.MAX_BYTES
     record = json.loads(default_model.DEFAULT_RECORD.read_text())
-    ckpt = load_checkpoint(default_model.resolve_checkpoint_arg("default"), expect_encoder="efficientnet-b0")
+    ckpt = load_checkpoint(default_model.resolve_checkpoint_arg("default"), expect_encoder=record["encoder"])
+    assert default_model.default_encoder() == record["encoder"]
+    assert default_model.DEFAULT_WEIGHTS.name == default_model.weights_name(record["encoder"], record["imgsz"])
     assert ckpt.sha256() == record["sha256"] and ckpt.meta.imgsz == tuple(record["imgsz"])
     assert ckpt.meta.arch == record["arch"]  # the checkpoint carries its whole architecture
 
@@ -51,16 +54,20 @@ def test_default_model_finds_people_in_ccp_test(ccp_dir):
 
 
 def test_seg_export_default_int8_at_256(tmp_path):
+    """`--checkpoint default` alone: the encoder, size and decoder come from the default's own record."""
     from export.cli import main as seg_export
     from export.contract import contract_path, read_contract
 
-    assert seg_export(["--encoder", "efficientnet-b0", "--checkpoint", "default", "--format", "tflite",
-                       "--precision", "int8", "--imgsz", "256", "256", "--calib-count", "8", "--out", str(tmp_path),
-                       "--min-agreement", "0"]) == 0  # the plumbing, not the fidelity (test_int8_floor.py)
+    assert seg_export(["--checkpoint", "default", "--format", "tflite", "--precision", "int8", "--calib-count", "8",
+                       "--out", str(tmp_path), "--min-agreement", "0"]) == 0  # the plumbing, not the fidelity
     (artifact,) = tmp_path.glob("*.tflite")
     contract = read_contract(artifact)
     assert contract_path(artifact).is_file() and contract.source.trained and contract.input_hw == (256, 256)
-    assert contract.source.checkpoint_sha256 == json.loads(default_model.DEFAULT_RECORD.read_text())["sha256"]
+    record = json.loads(default_model.DEFAULT_RECORD.read_text())
+    assert contract.source.checkpoint_sha256 == record["sha256"] and contract.source.encoder == record["encoder"]
+    origin = " ".join(contract.notes)  # int8 calibrated on every source the default trained on
+    sources = [Path(s["root"]).name for s in load_checkpoint(default_model.DEFAULT_WEIGHTS).meta.data_sources]
+    assert len(sources) > 1 and all(f"{name}/train/images" in origin for name in sources), origin
 
 
 def test_checkpoint_none_exports_untrained_and_says_so(tmp_path, capsys):

@@ -102,3 +102,30 @@ def test_the_default_floor_is_098_and_is_recorded(exported, trained_checkpoint, 
     assert _seg_export(trained_checkpoint, ccp_dir, explicit, "--min-agreement", "0") == 0
     fidelity = read_contract(next(explicit.glob("*.tflite"))).fidelity
     assert (fidelity.agreement, fidelity.min_agreement) == (0.970, 0.0)
+
+
+def _portraits_at_0970(reference, candidate, images, reference_cache=None):  # ccp val agrees, the portraits do not
+    return {**FLOOR_STATS, "pooled_iou": 0.970 if "portraits" in str(images[0]) else 0.995}
+
+
+@pytest.mark.slow
+def test_the_floor_holds_on_every_holdout_set_and_each_is_recorded(exported, trained_checkpoint, ccp_dir, tmp_path,
+                                                                  monkeypatch, capsys):
+    import export.fidelity
+
+    portraits = ccp_dir.parent / "portraits" / "test" / "images"
+    if not portraits.is_dir():
+        pytest.skip("no portraits set in the shared data")
+    exported("tflite", "int8")
+    monkeypatch.setattr(export.fidelity, "compare_masks", _portraits_at_0970)
+    sets = ("--holdout", str(ccp_dir / "val" / "images"), "--holdout", str(portraits))
+    refused = tmp_path / "refused"
+    assert _seg_export(trained_checkpoint, ccp_dir, refused, *sets) == 1
+    assert "at 0.9700 (pooled IoU on 8 held-out images of portraits/test/images)" in capsys.readouterr().err
+    assert not list(refused.glob("*.tflite*"))
+
+    kept = tmp_path / "kept"
+    assert _seg_export(trained_checkpoint, ccp_dir, kept, *sets, "--min-agreement", "0.96") == 0
+    fidelity = read_contract(next(kept.glob("*.tflite"))).fidelity
+    assert fidelity.agreement == 0.970 and fidelity.held_out.endswith("portraits/test/images")
+    assert [(s["held_out"].split("/")[-3], s["agreement"]) for s in fidelity.sets] == [("ccp", 0.995), ("portraits", 0.970)]

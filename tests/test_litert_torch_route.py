@@ -11,6 +11,7 @@ from export.contract import read_contract
 from export.converter_env import create_env, ensure_env, remove_orphans
 from export.fidelity import compare_masks
 from export.isolated import run_isolated
+from test_mediapipe import metadata_disagreements
 from train.errors import UserError
 
 
@@ -92,6 +93,7 @@ def test_fp32_litert_torch_tflite_masks_match_the_onnx_artifact(litert_torch_exp
     contract = read_contract(tflite)
     assert tflite.name.endswith("-fp32-litert-torch.tflite") and contract.tools["converter"] == "litert-torch"
     assert (contract.input.layout, contract.input.dtype) == ("NHWC", "float32")
+    assert metadata_disagreements(tflite) == []  # MediaPipe's metadata, as the contract says
     photo = sorted((ccp_dir / "test" / "images").iterdir())[0]
     stats = run_isolated(compare_masks, exported("onnx", "fp32"), tflite, [photo], timeout=600)
     assert stats["pooled_iou"] >= 0.999
@@ -99,7 +101,10 @@ def test_fp32_litert_torch_tflite_masks_match_the_onnx_artifact(litert_torch_exp
 
 @pytest.mark.slow
 def test_int8_litert_torch_describes_its_int8_io_and_records_its_agreement(litert_torch_export):
-    contract = read_contract(litert_torch_export("int8"))
+    artifact = litert_torch_export("int8")
+    contract = read_contract(artifact)
+    assert metadata_disagreements(artifact) == []  # int8 tensors: MediaPipe refuses them, the contract says so
+    assert any("float32 or uint8" in note or "per channel" in note for note in contract.notes)
     assert contract.fidelity.images > 0 and 0 <= contract.fidelity.agreement <= 1
     for tensor in (contract.input, contract.output):  # litert-torch int8 has int8 I/O: the contract says so
         assert tensor.dtype == "int8" and tensor.quantization is not None and tensor.quantization.scale > 0

@@ -6,8 +6,8 @@ import pytest
 import torch
 
 from train.errors import UserError
-from train.zoo import (MOBILE_ARCH, MOBILE_ENCODERS, STUDY_ENCODERS, build_unet, default_arch, short_name,
-                       smp_encoder_name, unet_arch)
+from train.zoo import (MOBILE_ARCH, MOBILE_ENCODERS, STUDY_ENCODERS, build_unet, default_arch, normalization_for,
+                       short_name, smp_encoder_name, unet_arch)
 
 
 def test_mobile_encoders_resolve_and_keep_their_short_names():
@@ -15,6 +15,8 @@ def test_mobile_encoders_resolve_and_keep_their_short_names():
         encoder = smp_encoder_name(name)
         assert encoder.startswith("tu-") and short_name(encoder) == name
         assert default_arch(encoder) == MOBILE_ARCH
+        norm = normalization_for(encoder)  # one mean and std for every channel: what MediaPipe Tasks can apply
+        assert len(set(norm.mean)) == 1 and len(set(norm.std)) == 1
     assert default_arch(smp_encoder_name(STUDY_ENCODERS[0]))["head_stride"] == 1
     with pytest.raises(UserError, match="unknown encoder 'tu-no-such-net'"):
         smp_encoder_name("tu-no-such-net")

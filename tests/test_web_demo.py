@@ -37,7 +37,9 @@ def models(tmp_path_factory) -> dict[str, Path]:
     from export.api import export_model
 
     out = tmp_path_factory.mktemp("web")
-    return {fmt: export_model("default", "efficientnet-b0", fmt, "fp32", out_dir=out, imgsz=SIZE)
+    from train.default_model import default_encoder
+
+    return {fmt: export_model("default", default_encoder(), fmt, "fp32", out_dir=out, imgsz=SIZE)
             for fmt in ("onnx", "tflite")}
 
 

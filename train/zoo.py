@@ -64,12 +64,19 @@ class Normalization:
     pixel_scale: float = 255.0
 
 
+MOBILE_NORMALIZATION = Normalization((0.5, 0.5, 0.5), (0.5, 0.5, 0.5))
+
+
 def normalization_for(encoder: str) -> Normalization:
     """Input statistics of the encoder's pretraining, known without the network.
 
     smp 0.6 reads them from the model hub; every native smp encoder was pretrained on ImageNet,
-    so use its statistics, and timm's offline config for `tu-` encoders.
+    so use its statistics, and timm's offline config for `tu-` encoders. The mobile tier, trained from
+    scratch here, maps 0-255 to [-1, 1] alike on every channel: MediaPipe Tasks' ImageSegmenter
+    normalizes all channels by one mean and std, so only such a model loads there unchanged.
     """
+    if encoder in MOBILE.values():
+        return MOBILE_NORMALIZATION
     if encoder.startswith("tu-"):
         import timm
 

@@ -8,6 +8,7 @@ from .base import Backend, BackendOptions, ProviderFallback
 from .coreml import CoreML
 from .executorch import ExecuTorch
 from .litert_web import LiteRTWeb
+from .mediapipe import MediaPipe
 from .ort_cpu import OrtCPU
 from .ort_cuda import OrtCUDA
 from .ort_trt import OrtTensorRT
@@ -17,7 +18,7 @@ from .torch_cpu import TorchCPU
 from .torch_cuda import TorchCUDA
 
 BACKENDS: dict[str, type[Backend]] = {cls.name: cls for cls in (
-    TorchCPU, TorchCUDA, OrtCPU, OrtCUDA, OrtTensorRT, TFLite, CoreML, ExecuTorch, Android,
+    TorchCPU, TorchCUDA, OrtCPU, OrtCUDA, OrtTensorRT, TFLite, MediaPipe, CoreML, ExecuTorch, Android,
     OrtWeb, LiteRTWeb,  # headless Chromium (browser.py)
 )}
 

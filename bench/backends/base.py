@@ -68,6 +68,23 @@ class Backend:
         """None when it can run here, else the reason in one line."""
         return None
 
+    @classmethod
+    def refuses(cls, artifact: Path, contract: ModelContract) -> str | None:
+        """Why this runtime cannot take this artifact at all, in one line (checked as rows are planned: the row
+        is 'unavailable', not failed); None: it can."""
+        return None
+
+    def host_input(self, x: np.ndarray, contract: ModelContract) -> np.ndarray:
+        """What an app hands this runtime, made from the model's input tensor before any clock runs: the tensor
+        itself, except for runtimes that take images and do their own pre-processing (mediapipe.py)."""
+        return x
+
+    def to_logits(self, raw: np.ndarray, contract: ModelContract) -> np.ndarray:
+        """`run`'s output as HxW person logits (untimed): as the contract says, unless the runtime post-processes."""
+        from ..foreign import read_logits
+
+        return read_logits(raw, contract)
+
     def load(self, artifact: Path, contract: ModelContract, precision: str = "fp32") -> None:
         raise NotImplementedError
 

@@ -21,6 +21,7 @@ from .. import tflite_convert as convert
 from ..contract import write_contract
 from ..converter_env import converter_pins, ensure_env, run_in_env
 from ..job import ExportJob, say
+from ..tflite_metadata import with_metadata
 from .tflite import checked_contract, fp32_onnx
 
 CONVERTER = "litert-torch"
@@ -50,7 +51,7 @@ def export_litert_torch(job: ExportJob, quantizer: str = DEFAULT_QUANTIZER) -> P
     if int8:
         notes.append(f"int8 by {quantizer_description(quantizer)}, calibrated on {job.calibration.origin}")
     with atomic_path(job.artifact) as tmp:
-        tmp.write_bytes((work / "model.tflite").read_bytes())
+        tmp.write_bytes(with_metadata((work / "model.tflite").read_bytes(), job))
         contract = checked_contract(tmp, job, onnx_path, tool_versions(), notes)
         if int8:
             contract.notes.append(f"I/O: input {contract.input.dtype}, output {contract.output.dtype} "

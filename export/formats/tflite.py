@@ -27,6 +27,7 @@ from ..isolated import IsolationError, run_isolated
 from ..job import ExportJob, artifact_name, say
 from ..litert_runner import LiteRTRunner
 from ..tflite_dynamic import RECIPE as DYNAMIC_RECIPE, dynamic_int8, tool_versions as dynamic_tool_versions
+from ..tflite_metadata import metadata_note, tool_versions as metadata_tools, with_metadata
 from ..tflite_rewrite import float16_weights, op_outputs_in_order
 from .onnx import OnnxExporter
 
@@ -70,7 +71,7 @@ class TFLiteExporter:
         else:
             model_bytes = float32.read_bytes()
         with atomic_path(job.artifact) as tmp:
-            tmp.write_bytes(model_bytes)
+            tmp.write_bytes(with_metadata(model_bytes, job))
             contract = checked_contract(tmp, job, onnx_path, tools, notes)
         write_contract(contract, job.artifact)
         return job.artifact
@@ -87,7 +88,8 @@ def export_int8(job: ExportJob, onnx_path: Path, float32: Path, notes: list[str]
     with atomic_path(job.artifact) as tmp:
         for kept in float_ops_steps(job.float_ops, measurable=job.holdout is not None, ops=len(leading)):
             kept = min(kept, len(leading))  # --int8-float-ops beyond the graph: every op
-            model_bytes = convert.quantize(calibrated, int8_io=job.int8_io, denylisted_nodes=leading[:kept] or None)
+            quantized = convert.quantize(calibrated, int8_io=job.int8_io, denylisted_nodes=leading[:kept] or None)
+            model_bytes = with_metadata(quantized, job)
             tmp.write_bytes(model_bytes)
             stem = f"the first {kept} of {len(leading)} ops kept float" if kept else "every op int8"
             contract = checked_contract(tmp, job, onnx_path, convert.tool_versions(), notes + [stem], enforce_floor=False)
@@ -134,10 +136,13 @@ def float_ops_steps(float_ops: int | None, measurable: bool, ops: int) -> tuple[
 
 def checked_contract(tmp: Path, job: ExportJob, onnx_path: Path, tools: dict, notes: list[str],
                      enforce_floor: bool = True) -> ModelContract:
-    """The contract of the .tflite just written at `tmp` (by either converter): tensors read from the file, int8
-    masks held to the floor against the fp32 ONNX on real images, float outputs checked against the ONNX."""
+    """The contract of the .tflite just written at `tmp` (by either converter, its metadata in): tensors read from
+    the file, int8 masks held to the floor against the fp32 ONNX on real images, float outputs checked against the
+    ONNX."""
     input_spec, output_spec = describe(tmp, job.imgsz)
-    contract = job.contract("tflite", job.artifact, input_spec, output_spec, tools=tools, notes=notes)
+    contract = job.contract("tflite", job.artifact, input_spec, output_spec, tools={**tools, **metadata_tools()},
+                            notes=notes)
+    contract.notes.append(metadata_note(contract))
     if job.precision in INT8_PRECISIONS:  # a random input says little about int8: real images do
         contract.fidelity = held_out_agreement(tmp, contract, onnx_path, job, enforce_floor=enforce_floor)
         contract.notes.append(describe_fidelity(contract.fidelity))
@@ -236,11 +241,16 @@ def held_out_agreement(path: Path, contract: ModelContract, onnx_path: Path, job
         say(f"{fmt}: int8 agreement with fp32 not measured (no held-out images)")
         return Fidelity(AGREEMENT_METRIC, None, job.min_agreement, 0, None)
     write_contract(contract, path)  # beside the temporary file, so the runner can read it
-    images = list_images(job.holdout, FIDELITY_IMAGES)
-    stats = isolated_check("the int8 fidelity check", compare_masks, onnx_path, path, images,
-                           reference_cache(onnx_path, images))
-    fidelity = Fidelity(AGREEMENT_METRIC, float(stats["pooled_iou"]), job.min_agreement, int(stats["images"]),
-                        display_path(job.holdout))
+    sets = []
+    for folder in (job.holdout, *job.more_holdouts):
+        images = list_images(folder, FIDELITY_IMAGES)
+        stats = isolated_check("the int8 fidelity check", compare_masks, onnx_path, path, images,
+                               reference_cache(onnx_path, images))
+        sets.append({"held_out": display_path(folder), "agreement": float(stats["pooled_iou"]),
+                     "images": int(stats["images"])})
+    worst = min(sets, key=lambda entry: entry["agreement"])  # the floor holds on every set: the weakest decides
+    fidelity = Fidelity(AGREEMENT_METRIC, worst["agreement"], job.min_agreement, worst["images"], worst["held_out"],
+                        sets=sets if len(sets) > 1 else None)
     say(f"{fmt}: {describe_fidelity(fidelity)}")
     if enforce_floor:
         check_floor(fidelity)
@@ -267,5 +277,8 @@ def describe_fidelity(fidelity: Fidelity) -> str:
     floor = f"floor {fidelity.min_agreement:g}" if fidelity.min_agreement > 0 else "no floor (--min-agreement 0)"
     if fidelity.agreement is None:
         return f"int8 agreement with fp32 not measured: no held-out images ({floor})"
+    if fidelity.sets:
+        each = ", ".join(f"{entry['held_out']} {entry['agreement']:.4f} ({entry['images']})" for entry in fidelity.sets)
+        return f"int8 vs fp32 ONNX person masks, pooled IoU per held-out set: {each}; lowest {fidelity.agreement:.4f} ({floor})"
     return (f"int8 vs fp32 ONNX person masks on {fidelity.images} held-out images of {fidelity.held_out}: "
             f"pooled IoU {fidelity.agreement:.4f} ({floor})")
