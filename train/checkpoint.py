@@ -181,8 +181,11 @@ def _load_safetensors_checkpoint(path: Path, expect_encoder: str | None, imgsz=N
     if expected is not None:  # the shipped default names its data relative to the repository, not to the cwd
         from .default_model import REPO_ROOT
 
-        if raw.get("data_dir") and not Path(raw["data_dir"]).is_absolute():
-            raw["data_dir"] = str(REPO_ROOT / raw["data_dir"])
+        def anchored(folder: str) -> str:
+            return folder if not folder or Path(folder).is_absolute() else str(REPO_ROOT / folder)
+
+        raw["data_dir"] = anchored(raw.get("data_dir") or "")
+        raw["data_sources"] = [{**s, "root": anchored(s["root"])} for s in raw.get("data_sources") or []]
     meta = _meta_from_dict(raw, path, expect_encoder, imgsz)
     return Checkpoint(path, meta, {"model": state, "history": raw.get("history", [])})
 
