@@ -37,13 +37,15 @@ def export_tier(encoders: list[str], out: Path) -> dict[str, tuple[Path, dict]]:
     from train.checkpoint import load_checkpoint
     from train.default_model import DEFAULT_WEIGHTS
 
+    default = load_checkpoint(DEFAULT_WEIGHTS)
     files = {}
     for name in encoders:
         encoder = smp_encoder_name(name)
+        if encoder == default.meta.encoder:  # the shipped default stands for its encoder (and files share a name)
+            continue
         artifact = export_model("none", encoder, "tflite", "int8", out_dir=out / name, imgsz=SIZE, force=True,
                                 min_agreement=0)  # untrained: latency only, nothing to agree with
         files[name] = (artifact, {"encoder": name, "weights": "untrained", **cost(encoder, default_arch(encoder))})
-    default = load_checkpoint(DEFAULT_WEIGHTS)
     artifact = export_model("default", default.meta.encoder, "tflite", "int8", out_dir=out / "default", force=True,
                             min_agreement=0)  # the card's export holds the floor; here only its speed is read
     files["default"] = (artifact, {"encoder": f"{short_name(default.meta.encoder)} (shipped default)",

@@ -421,15 +421,17 @@ class Trainer:
         """Plan the epochs that fit in --time-limit at this process's mean epoch time so far (at most --epochs).
 
         Set after the first epoch, cut whenever later epochs run slower, and extended when they run faster by
-        at least a tenth (a CPU shared at the start); a one-cycle schedule is redrawn over each new plan, so its
-        lr still anneals to the end. The checkpoint's recipe records the plan, so a resume continues it.
+        at least a tenth (a CPU shared at the start) before the plan's last quarter; a one-cycle schedule is
+        redrawn over each new plan, so its lr still anneals to the end. The checkpoint's recipe records the
+        plan, so a resume continues it.
         """
         cfg = self.cfg
         done_here = epoch - self.start_epoch
         per_epoch = elapsed / done_here
         fitted = min(self.requested_epochs, self.start_epoch + max(done_here, int(cfg.time_limit * 60 / per_epoch)))
-        grows_enough = fitted - cfg.epochs >= max(2, cfg.epochs // 10)
-        if fitted == cfg.epochs or (fitted > cfg.epochs and not grows_enough):
+        # extend only by a tenth or more, and never in the plan's last quarter, where the lr is annealing
+        grows = fitted - cfg.epochs >= max(2, cfg.epochs // 10) and epoch < 0.75 * cfg.epochs
+        if fitted == cfg.epochs or (fitted > cfg.epochs and not grows):
             return
         print(f"seg-train: {cfg.time_limit:g} min fit {fitted} epochs at {per_epoch:.1f} s each "
               f"(planned {cfg.epochs})", flush=True)
