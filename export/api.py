@@ -71,7 +71,7 @@ def export_model(checkpoint: Path | None, encoder: str, fmt: str, precision: str
                         epoch=ckpt.meta.epoch, metrics=dict(ckpt.meta.metrics))
     job = ExportJob(model=model, encoder=encoder, imgsz=imgsz, precision=precision, artifact=artifact,
                     normalization=norm, source=source, checkpoint=ckpt, int8_io=int8_io, calibration=calib,
-                    holdout=holdouts[0] if holdouts else None, more_holdouts=tuple(holdouts[1:]), min_agreement=min_agreement, converter=converter or "onnx2tf",
+                    holdouts=tuple(holdouts), min_agreement=min_agreement, converter=converter or "onnx2tf",
                     quantizer=quantizer, float_ops=_check_float_ops(float_ops, fmt, precision, converter))
     return exporter.export(job)
 

@@ -40,8 +40,8 @@ class ExportJob:
     checkpoint: Checkpoint | None = None
     int8_io: bool = False  # int8 input/output tensors (TFLite int8 only)
     calibration: Any = None  # export.calibration.Calibration, for int8
-    holdout: Path | None = None  # int8: held-out images for the mask agreement with fp32 (None: not measurable)
-    more_holdouts: tuple[Path, ...] = ()  # int8: further held-out sets; the floor holds on every one
+    holdouts: tuple[Path, ...] = ()  # int8: held-out image sets for the mask agreement with fp32, the floor held
+    # on every one (empty: not measurable)
     min_agreement: float = 0.0  # int8: the floor that agreement must reach (0: explicitly unchecked)
     converter: str = "onnx2tf"  # tflite: onnx2tf or litert-torch
     quantizer: str | None = None  # litert-torch int8: aeq or pt2e (None: the default)

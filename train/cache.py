@@ -30,7 +30,8 @@ def cache_key(samples: list[Sample], person_class: int | None, max_side: int, ma
     return digest.hexdigest()[:20]
 
 
-def _fit(image: np.ndarray, max_side: int, nearest: bool) -> np.ndarray:
+def fit_long_side(image: np.ndarray, max_side: int, nearest: bool) -> np.ndarray:
+    """Shrink (never enlarge) so the long side is at most `max_side`: area filter for pixels, nearest for labels."""
     import cv2
 
     h, w = image.shape[:2]
@@ -115,8 +116,8 @@ def _decode_all(samples, person_class, max_side, progress, label, mask_values, s
             raise UserError(f"mask {sample.label} is {mask.shape[1]}x{mask.shape[0]} but its image is "
                             f"{image.shape[1]}x{image.shape[0]}")
         kept.append(sample)
-        images.append(np.ascontiguousarray(_fit(image, max_side, nearest=False)))
-        masks.append(np.ascontiguousarray(_fit(mask, max_side, nearest=True)))
+        images.append(np.ascontiguousarray(fit_long_side(image, max_side, nearest=False)))
+        masks.append(np.ascontiguousarray(fit_long_side(mask, max_side, nearest=True)))
     if skipped:
         print(f"seg-train: skipped {len(skipped)} unreadable file(s) in {label}: {', '.join(skipped[:5])}"
               f"{' ...' if len(skipped) > 5 else ''}", flush=True)

@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from .cache import fit_long_side
 from .errors import UserError, cli_entry
 
 LABEL_DIRS = ("masks", "labels")
@@ -35,12 +36,7 @@ def shrink_split(src: Path, dest: Path, long_side: int, quality: int) -> int:
         label = cv2.imread(str(label_path), cv2.IMREAD_UNCHANGED)
         if image is None or label is None:
             raise UserError(f"unreadable image or label: {path.name}")
-        h, w = image.shape[:2]
-        scale = min(1.0, long_side / max(h, w))
-        size = (max(1, round(w * scale)), max(1, round(h * scale)))
-        if scale < 1:
-            image = cv2.resize(image, size, interpolation=cv2.INTER_AREA)
-            label = cv2.resize(label, size, interpolation=cv2.INTER_NEAREST)
+        image, label = fit_long_side(image, long_side, nearest=False), fit_long_side(label, long_side, nearest=True)
         cv2.imwrite(str(dest / "images" / f"{path.stem}.jpg"), image, [cv2.IMWRITE_JPEG_QUALITY, quality])
         cv2.imwrite(str(dest / labels / f"{path.stem}.png"), label)
     return len(images)

@@ -86,7 +86,7 @@ def export_int8(job: ExportJob, onnx_path: Path, float32: Path, notes: list[str]
                      f"averaged), calibrated on {job.calibration.origin}; {'int8' if job.int8_io else 'float32'} I/O"]
     tried = []  # (model bytes, contract) per step
     with atomic_path(job.artifact) as tmp:
-        for kept in float_ops_steps(job.float_ops, measurable=job.holdout is not None, ops=len(leading)):
+        for kept in float_ops_steps(job.float_ops, measurable=bool(job.holdouts), ops=len(leading)):
             kept = min(kept, len(leading))  # --int8-float-ops beyond the graph: every op
             quantized = convert.quantize(calibrated, int8_io=job.int8_io, denylisted_nodes=leading[:kept] or None)
             model_bytes = with_metadata(quantized, job)
@@ -237,12 +237,12 @@ def held_out_agreement(path: Path, contract: ModelContract, onnx_path: Path, job
     The artifact is still the temporary file here: raising leaves neither it nor its contract behind."""
     from ..fidelity import compare_masks, list_images
 
-    if job.holdout is None:  # untrained weights, or a checkpoint without held-out images and the floor at 0
+    if not job.holdouts:  # untrained weights, or a checkpoint without held-out images and the floor at 0
         say(f"{fmt}: int8 agreement with fp32 not measured (no held-out images)")
         return Fidelity(AGREEMENT_METRIC, None, job.min_agreement, 0, None)
     write_contract(contract, path)  # beside the temporary file, so the runner can read it
     sets = []
-    for folder in (job.holdout, *job.more_holdouts):
+    for folder in job.holdouts:
         images = list_images(folder, FIDELITY_IMAGES)
         stats = isolated_check("the int8 fidelity check", compare_masks, onnx_path, path, images,
                                reference_cache(onnx_path, images))
