@@ -11,7 +11,7 @@ import numpy as np
 
 from export.contract import ModelContract, TensorSpec, read_contract
 from export.integrity import verify_artifact
-from export.litert_runner import LiteRTRunner
+from export.formats.tflite.runner import LiteRTRunner
 from train.errors import UserError
 
 APP_DTYPES = ("float32", "int8", "uint8")  # what the app's Java core feeds and reads

@@ -69,7 +69,7 @@ def _inspect(path: Path, fmt: str) -> tuple[_Tensor | None, _Tensor | None]:
 
 
 def _tflite_tensors(path: Path) -> tuple[_Tensor, _Tensor]:
-    from export.litert_runner import LiteRTRunner
+    from export.formats.tflite.runner import LiteRTRunner
 
     runner = LiteRTRunner(path, allocate=False)  # tensor details only: nothing runs
 

@@ -22,7 +22,7 @@ from train.atomic import atomic_path
 from train.errors import UserError, cli_entry
 from train.zoo import STUDY_ENCODERS
 
-from .study import EVAL_PREFIX
+from .study_presets import EVAL_PREFIX
 
 SCHEMA = Path(__file__).with_name("results.schema.json")
 RESULTS_JSON, RESULTS_MD = Path("docs/results.json"), Path("docs/RESULTS.md")
@@ -132,7 +132,7 @@ def unmatched(run_dir: Path, export_dir: Path) -> str | None:
     exports (and so benches) made from another checkpoint, as after a retraining that has not been exported yet."""
     from train.checkpoint import file_sha256
 
-    from .study import planned_epochs, trained_epochs
+    from .study_resume import planned_epochs, trained_epochs
 
     planned, done = planned_epochs(run_dir), trained_epochs(run_dir)
     if planned is not None and done < planned:

@@ -11,7 +11,7 @@ and this toolkit come from the main environment, nothing large is downloaded twi
 shadow the older ones only inside that subprocess. It lives under $SEG_CONVERTER_ENVS (default
 ~/.cache/person-seg-toolkit), keyed by the pins, the main environment and the Python version.
 
-MediaPipe's metadata writer gets one the same way (export/tflite_metadata.py): the last `mediapipe` wheel whose
+MediaPipe's metadata writer gets one the same way (export/formats/tflite/metadata.py): the last `mediapipe` wheel whose
 writer imports (0.10.21; the 0.10.30+ and 1.x wheels lack its `_pywrap_metadata_version`) pins numpy<2 and
 protobuf<5, so its environment holds those two and the wheel alone (--no-deps: nothing else it imports is missing).
 """
@@ -57,7 +57,7 @@ LITERT_TORCH = EnvSpec(
     "import torch._dynamo, litert_torch, ai_edge_quantizer, segmentation_models_pytorch, export", "about 1 GB")
 MEDIAPIPE_METADATA = EnvSpec(
     "mediapipe-metadata", "MediaPipe metadata writer", Path(__file__).with_name("mediapipe_metadata_requirements.txt"),
-    # TensorFlow blocked as in the writer itself (export/tflite_metadata.py): the main env's needs numpy 2
+    # TensorFlow blocked as in the writer (export/formats/tflite/metadata_writer.py): the main env's needs numpy 2
     "import sys; sys.modules['tensorflow'] = None; "
     "import mediapipe.tasks.python.metadata.metadata_writers.image_segmenter", "about 160 MB", ("--no-deps",))
 ENVIRONMENTS = (LITERT_TORCH, MEDIAPIPE_METADATA)
@@ -167,7 +167,7 @@ def run_in_env(cmd: list[str], work: Path, what: str) -> dict:
     """A subprocess in the converter environment, run in `work`: its log is kept there, its last error line
     becomes the message, and the last JSON line it prints is its report."""
     from .errors import ConversionError
-    from .tflite_convert import _die_with_parent
+    from .formats.tflite.convert import _die_with_parent
 
     try:
         done = subprocess.run(cmd, capture_output=True, text=True, timeout=RUN_TIMEOUT_S, cwd=work,

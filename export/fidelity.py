@@ -23,7 +23,7 @@ from train.metrics import MaskIoU
 from .calibration import spread
 from .contract import read_contract
 from .integrity import verify_artifact
-from .litert_runner import LiteRTRunner
+from .formats.tflite.runner import LiteRTRunner
 from .preprocess import logits_to_mask, output_to_logits, to_input_tensor
 
 Runner = Callable[[np.ndarray], np.ndarray]  # HxWx3 uint8 RGB -> HxW float32 logits at the model's size
@@ -38,7 +38,7 @@ def load_runner(artifact: str | Path, threads: int = 2) -> Runner:
         runner = LiteRTRunner(artifact, threads=threads)
         return lambda rgb: output_to_logits(runner.run(to_input_tensor(rgb, contract)), contract)
     if contract.format == "executorch":
-        from .executorch_runner import ExecuTorchRunner
+        from .formats.executorch.runner import ExecuTorchRunner
 
         pte = ExecuTorchRunner(artifact, threads=threads)
         return lambda rgb: output_to_logits(pte.run(to_input_tensor(rgb, contract)), contract)

@@ -1,7 +1,9 @@
-"""The one table of export formats. Adding a runtime = one module in export/formats + one line here.
+"""The one table of export formats. Adding a runtime = one module (or package) in export/formats + one line here.
 
 Every exporter has `name`, `suffix` (file or folder ending), `precisions` and `export(job) -> Path`
-(writes the artifact atomically at `job.artifact` and its contract beside it).
+(writes the artifact atomically at `job.artifact` and its contract beside it). A format with several
+converters (CONVERTERS) is routed here by the job's converter: litert-torch builds on tflite's checks, so
+tflite itself never imports it.
 """
 from __future__ import annotations
 
@@ -12,6 +14,7 @@ from train.errors import UserError
 
 from .formats.coreml import CoreMLExporter
 from .formats.executorch import ExecuTorchExporter
+from .formats.litert_torch import DEFAULT_QUANTIZER, export_litert_torch
 from .formats.onnx import OnnxExporter
 from .formats.tflite import TFLiteExporter
 
@@ -24,7 +27,16 @@ class Exporter(Protocol):
     def export(self, job) -> Path: ...
 
 
-EXPORTERS: dict[str, Exporter] = {e.name: e for e in (OnnxExporter(), TFLiteExporter(), CoreMLExporter(),
+class TFLiteRoutes(TFLiteExporter):
+    """tflite by the job's converter: onnx2tf (export/formats/tflite) or litert-torch (export/formats/litert_torch)."""
+
+    def export(self, job) -> Path:
+        if job.converter == "litert-torch":  # the other route to the same format, its own package
+            return export_litert_torch(job, job.quantizer or DEFAULT_QUANTIZER)
+        return super().export(job)
+
+
+EXPORTERS: dict[str, Exporter] = {e.name: e for e in (OnnxExporter(), TFLiteRoutes(), CoreMLExporter(),
                                                     ExecuTorchExporter())}
 PRECISIONS = ("fp32", "fp16", "int8", "int8-dynamic")
 CONVERTERS = {"tflite": ("onnx2tf", "litert-torch")}  # formats with more than one route; the first is the default

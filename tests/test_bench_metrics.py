@@ -52,7 +52,7 @@ def test_shared_iou_is_the_trainers_smp_iou():
     """The trainer's smp reductions (micro; micro-imagewise, zero_division=1) and MaskIoU give the same numbers."""
     import torch
 
-    from train.loop import confusion_stats
+    from train.epoch import confusion_stats
     smp = pytest.importorskip("segmentation_models_pytorch")
 
     rng = np.random.default_rng(0)

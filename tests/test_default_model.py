@@ -13,7 +13,7 @@ import torch
 
 from train import default_model
 from train.checkpoint import load_checkpoint
-from train.data import make_dataset
+from train.datasets import make_dataset
 from train.errors import UserError
 
 

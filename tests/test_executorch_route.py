@@ -55,7 +55,7 @@ def test_seg_bench_executorch_rows_have_latency_iou_and_parity(exported, ccp_dir
 def test_executorch_backend_follows_the_timing_rule(clock, monkeypatch, tmp_path):  # noqa: F811
     import torch
 
-    import export.executorch_runner as runner
+    import export.formats.executorch.runner as runner
 
     class Method:
         def execute(self, inputs):
@@ -89,7 +89,7 @@ def test_executorch_backend_follows_the_timing_rule(clock, monkeypatch, tmp_path
 
 
 def test_executorch_after_tensorflow_is_refused_in_one_line_not_a_crash(tmp_path):
-    code = ("import tensorflow\nfrom export.executorch_runner import ExecuTorchRunner\n"
+    code = ("import tensorflow\nfrom export.formats.executorch.runner import ExecuTorchRunner\n"
             "from train.errors import UserError\n"
             "try:\n    ExecuTorchRunner('m.pte')\nexcept UserError as err:\n    print(err)\n")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path, timeout=600)

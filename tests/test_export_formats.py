@@ -36,7 +36,7 @@ def _nchw_contract(norm, layout="NCHW") -> ModelContract:
 
 
 def _run_tflite(artifact, rgbs) -> list[np.ndarray]:
-    from export.litert_runner import LiteRTRunner
+    from export.formats.tflite.runner import LiteRTRunner
 
     contract, runner = read_contract(artifact), LiteRTRunner(artifact)
     return [output_to_logits(runner.run(to_input_tensor(rgb, contract)), contract) for rgb in rgbs]
@@ -109,7 +109,7 @@ def test_tflite_fp16_has_float_io_and_stays_close(exported, val_rgbs, torch_logi
 
 
 def test_tflite_int8_is_integer_inside_and_near_fp32(exported, val_rgbs, torch_logits):
-    from export.litert_runner import LiteRTRunner
+    from export.formats.tflite.runner import LiteRTRunner
 
     artifact = exported("tflite", "int8")
     contract = read_contract(artifact)
@@ -125,7 +125,7 @@ def test_tflite_int8_is_integer_inside_and_near_fp32(exported, val_rgbs, torch_l
 
 def test_tflite_int8_dynamic_keeps_int8_weights_and_is_closer_to_fp32_than_full_int8(exported, val_rgbs,
                                                                                       torch_logits):
-    from export.litert_runner import LiteRTRunner
+    from export.formats.tflite.runner import LiteRTRunner
 
     artifact = exported("tflite", "int8-dynamic")
     contract = read_contract(artifact)

@@ -1,4 +1,4 @@
-"""int8 activation ranges (export/int8_ranges.py): averaged per image, so one extreme picture among the
+"""int8 activation ranges (export/formats/tflite/int8_ranges.py): averaged per image, so one extreme picture among the
 calibration images cannot set a tensor's int8 step the way TF's min/max over all images does."""
 from __future__ import annotations
 
@@ -8,10 +8,10 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from export import tflite_convert as convert
+from export.formats.tflite import convert
 from export.calibration import Calibration
 from export.contract import contract_path, read_contract
-from export.int8_ranges import ranges_to_replace, with_ranges
+from export.formats.tflite.int8_ranges import ranges_to_replace, with_ranges
 
 pytestmark = pytest.mark.filterwarnings("ignore::UserWarning")
 
@@ -73,7 +73,7 @@ def test_with_ranges_writes_exactly_the_named_tensors(fp32_and_images):
 
 
 def _float_kernels(artifact) -> int:
-    from export.litert_runner import LiteRTRunner
+    from export.formats.tflite.runner import LiteRTRunner
 
     details = LiteRTRunner(artifact, allocate=False).interpreter.get_tensor_details()
     return sum(1 for d in details if len(d["shape"]) == 4 and d["shape"][0] > 1 and d["dtype"] == np.float32)
@@ -115,7 +115,7 @@ def test_the_reference_cache_follows_the_onnx_file(exported, tmp_path):
     import shutil
 
     from export.contract import write_contract
-    from export.formats.tflite import reference_cache
+    from export.formats.tflite.checks import reference_cache
 
     onnx, images = tmp_path / "model.onnx", [tmp_path / "a.png", tmp_path / "b.png"]
     shutil.copy(exported("onnx", "fp32"), onnx)

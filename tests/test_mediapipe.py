@@ -18,9 +18,9 @@ from bench.peers import PEERS, fetch
 from conftest import ROOT
 from export.contract import TensorSpec, contract_path, read_contract
 from export.integrity import verify_artifact
-from export.litert_runner import LiteRTRunner
+from export.formats.tflite.runner import LiteRTRunner
 from export.preprocess import logits_to_mask, output_to_logits, resize_bilinear, to_input_tensor
-from export.tflite_metadata import has_metadata, read_metadata
+from export.formats.tflite.metadata import has_metadata, read_metadata
 from train.data import read_rgb
 from train.errors import UserError
 

@@ -109,7 +109,7 @@ def test_the_exporter_digest_follows_its_code(tmp_path):
     package = tmp_path / "export"
     shutil.copytree(Path(importlib.util.find_spec("export").origin).parent, package)
     assert study.code_digest(package) == study.exporter_version()
-    tflite = package / "formats" / "tflite.py"
+    tflite = package / "formats" / "tflite" / "__init__.py"
     tflite.write_text(tflite.read_text() + "# one more line\n")
     assert study.code_digest(package) != study.exporter_version()
     pins = package / "litert_torch_requirements.txt"  # the LiteRT-Torch route's converter pins count as its code

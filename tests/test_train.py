@@ -11,7 +11,8 @@ from PIL import Image
 
 from train.checkpoint import load_checkpoint
 from train.cli import main as seg_train
-from train.data import make_dataset, read_person_mask
+from train.data import read_person_mask
+from train.datasets import make_dataset
 from train.zoo import build_unet, count_parameters, normalization_for
 
 TINY = ["--imgsz", "64", "64", "--batch", "4", "--workers", "0", "--no-progress", "--limit-train", "8", "--limit-val", "4"]
@@ -233,7 +234,7 @@ def test_torchrun_ddp_on_cpu(ccp_dir, tmp_path):
 
 def test_confusion_stats_count_person_pixels():
     """Hand-made 1x1x2x3 case: logits > 0 are person; the 0/1 target stays as it is."""
-    from train.loop import confusion_stats
+    from train.epoch import confusion_stats
 
     logits = torch.tensor([[[[2.0, -1.0, 0.5], [-3.0, 1.0, -0.2]]]])
     target = torch.tensor([[[[1.0, 1.0, 0.0], [0.0, 1.0, 0.0]]]])
@@ -243,7 +244,7 @@ def test_confusion_stats_count_person_pixels():
 
 def test_precise_bn_averages_running_statistics():
     """Running stats become the plain average over the given batches; momentum is restored."""
-    from train.loop import recalibrate_batchnorm
+    from train.evaluation import recalibrate_batchnorm
 
     norm = torch.nn.BatchNorm2d(2, momentum=0.01)
     model = torch.nn.Sequential(norm)

@@ -22,7 +22,7 @@ SIZE = (128, 128)  # the default model finds too little of a person at 64x64
 
 
 def _chromium_missing() -> str | None:
-    from bench.backends.browser import browser_missing
+    from web_demo.driver import browser_missing
 
     return browser_missing()
 
@@ -205,7 +205,7 @@ def test_seg_demo_refuses_bad_input_in_one_line(tmp_path, capsys):
 def test_the_page_segments_a_real_photo_as_ort_cpu_does(fmt, models, photo, tmp_path):
     """The page's own path (file input, its JS pre/post-processing, ORT Web or LiteRT.js) against ONNX Runtime
     CPU on the ONNX export of the same model, at the photo's size."""
-    from bench.backends.browser import Page
+    from web_demo.driver import Page
 
     page = Page(models[fmt], query="threads=2")
     try:
@@ -251,7 +251,7 @@ def test_seg_bench_gives_browser_rows_with_latency_iou_and_parity(models, ccp_di
 @needs_chromium
 def test_a_bad_artifact_is_one_message_on_the_page_and_a_failed_row(models, tmp_path):
     from bench.backends import make_backend
-    from bench.backends.browser import Page
+    from web_demo.driver import Page
     from bench.images import synthetic_images
     from bench.jobs import Job
     from bench.reference import ReferenceLogits
@@ -279,7 +279,7 @@ def test_a_bad_artifact_is_one_message_on_the_page_and_a_failed_row(models, tmp_
 @needs_chromium
 @pytest.mark.parametrize("damage", ["schema", "checksum"])
 def test_a_bad_contract_is_one_message_on_the_page(damage, models, tmp_path):
-    from bench.backends.browser import Page
+    from web_demo.driver import Page
     from train.errors import UserError
 
     if damage == "schema":
@@ -301,7 +301,7 @@ def test_a_bad_contract_is_one_message_on_the_page(damage, models, tmp_path):
 @needs_chromium
 def test_the_webcam_loop_segments_frames(models):
     """Chromium's fake camera: frames go through the same path, the per-frame time shows, Stop ends it."""
-    from bench.backends.browser import Page
+    from web_demo.driver import Page
 
     page = Page(models["onnx"], query="", flags=("--use-fake-device-for-media-stream", "--use-fake-ui-for-media-stream"))
     try:

@@ -14,7 +14,7 @@ MAX_SIDE = 2048
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    from .loop import AUGMENTS, LOSSES, OPTIMIZERS, SCHEDULES
+    from .config import AUGMENTS, LOSSES, OPTIMIZERS, SCHEDULES
 
     p = argparse.ArgumentParser(prog="seg-train", description=__doc__,
                                 formatter_class=argparse.ArgumentDefaultsHelpFormatter)
@@ -135,9 +135,10 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     check_args(args)
     exit_on_sigterm()
+    from .config import TrainConfig
     from .data import DataSpec
     from .default_model import resolve_checkpoint_arg
-    from .loop import Trainer, TrainConfig
+    from .loop import Trainer
     from .zoo import smp_encoder_name
 
     encoder = smp_encoder_name(args.encoder)
@@ -167,7 +168,7 @@ def main(argv: list[str] | None = None) -> int:
         init_from=resolve_checkpoint_arg(args.init_from) if args.init_from else None,
     )
     trainer = Trainer(cfg)
-    from .loop import device_name
+    from .devices import device_name
     from .zoo import count_parameters
 
     params = count_parameters(trainer.model)

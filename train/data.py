@@ -14,7 +14,6 @@ import numpy as np
 from PIL import Image
 
 from .errors import UserError
-from .zoo import Normalization
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".webp"}
 LAYOUTS = {"camvid": "labels", "folder": "masks"}
@@ -130,20 +129,6 @@ def person_class_for(layout: str, person_class: int | None) -> int | None:
     if layout == "camvid":
         return CAMVID_PEDESTRIAN if person_class is None else person_class
     return None
-
-
-def make_dataset(root, split: str, layout: str, imgsz: tuple[int, int], norm: Normalization, *,
-                 person_class: int | None = None, augment: bool = False, limit: int | None = None):
-    """A split decoded in memory, served as the trainer serves it (augment: the study's basic transform)."""
-    from .augment import ArrayDataset  # augment -> cache -> data: imported here, not at module level
-    from .cache import decode_split
-
-    h, w = imgsz
-    if h % 32 or w % 32:
-        raise UserError(f"image size {h}x{w} must be a multiple of 32 (the U-Net downsamples 5 times)")
-    samples = list_samples(root, split, layout)[:limit]
-    decoded = decode_split(samples, person_class_for(layout, person_class), None, progress=False, label=split)
-    return ArrayDataset(decoded, imgsz, norm, train_transform(h, w) if augment else None)
 
 
 @dataclass(frozen=True)

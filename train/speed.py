@@ -15,7 +15,7 @@ import torch
 
 from .errors import UserError, cli_entry
 from .hardware import cpu_model, notable_cpu_flags
-from .loop import Distributed, device_name, pick_device
+from .devices import Distributed, device_name, pick_device
 from .precision import AMP_MODES, MEMORY_FORMATS, Precision, choose_precision
 from .zoo import STUDY_ENCODERS, build_unet, default_arch, short_name, smp_encoder_name, unet_arch
 

@@ -14,7 +14,7 @@ from train.errors import UserError, cli_entry
 
 def capture(model: Path, photo: Path, out: Path, window: tuple[int, int] = (1100, 820)) -> Path:
     """Load the page for `model`, segment `photo` through its file input, save the window as `out`."""
-    from bench.backends.browser import Page, browser_missing
+    from .driver import Page, browser_missing
 
     if (problem := browser_missing()) is not None:
         raise UserError(problem)

@@ -25,6 +25,8 @@ from train.errors import UserError
 PAGE_DIR = Path(__file__).resolve().parent
 NODE_MODULES = PAGE_DIR / "node_modules"
 FORMATS = {".onnx": "onnx", ".tflite": "tflite"}
+# the page's own ES modules, each served at /NAME (demo.js imports the others)
+PAGE_SCRIPTS = ("demo.js", "contract.js", "wasm_features.js", "ort_web.js", "litert_web.js")
 
 # URL -> file below node_modules: only what the page imports (the wasm-only and WebGPU builds of ORT Web,
 # LiteRT.js and the wasm builds it picks from by the browser's features)
@@ -96,7 +98,7 @@ class DemoServer(ThreadingHTTPServer):
 
     def __init__(self, models: list[ServedModel], host: str = "127.0.0.1", port: int = 0, quiet: bool = True):
         self.models, self.quiet = models, quiet
-        self.routes: dict[str, Path | tuple[bytes, str]] = {"/demo.js": PAGE_DIR / "demo.js"}
+        self.routes: dict[str, Path | tuple[bytes, str]] = {f"/{name}": PAGE_DIR / name for name in PAGE_SCRIPTS}
         self.routes.update({url: NODE_MODULES / rel for url, rel in RUNTIME_FILES.items()})
         page = (PAGE_DIR / "index.html").read_text()
         self.routes["/"] = self.routes["/index.html"] = (page.encode(), TYPES[".html"])

@@ -20,7 +20,7 @@ class ExecuTorch(RunnerBackend):
         return None
 
     def load(self, artifact: Path, contract: ModelContract, precision: str = "fp32") -> None:
-        from export.executorch_runner import ExecuTorchRunner
+        from export.formats.executorch.runner import ExecuTorchRunner
 
         self.runner = ExecuTorchRunner(artifact, threads=self.options.cpu_threads)
         self.threads = self.runner.threads
@@ -29,6 +29,6 @@ class ExecuTorch(RunnerBackend):
         return {"runtime_options": {"delegate": "XNNPACK (lowered into the .pte)", "num_threads": str(self.threads)}}
 
     def versions(self) -> dict[str, str]:
-        from export.executorch_runner import runtime_version
+        from export.formats.executorch.runner import runtime_version
 
         return {"executorch": runtime_version()}

@@ -1,5 +1,5 @@
 """MediaPipe Tasks' ImageSegmenter (Python, CPU, IMAGE mode): the runtime most Android, iOS and web apps load a
-`.tflite` into, doing its own pre- and post-processing from the file's TFLite metadata (export/tflite_metadata.py).
+`.tflite` into, doing its own pre- and post-processing from the file's TFLite metadata (export/formats/tflite/metadata.py).
 
 It takes 8-bit RGB frames, so `host_input` turns the model-sized input tensor every row gets back into the frame
 it was made from (the contract's normalization inverted, rounded to 0-255 as a camera frame is), before any clock
@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from export.contract import ModelContract, TensorSpec
-from export.tflite_metadata import has_metadata, mediapipe_refusal
+from export.formats.tflite.metadata import has_metadata, mediapipe_refusal
 
 from .base import Backend
 

@@ -23,7 +23,7 @@ class TFLite(RunnerBackend):
         return None
 
     def load(self, artifact: Path, contract: ModelContract, precision: str = "fp32") -> None:
-        from export.litert_runner import LiteRTRunner
+        from export.formats.tflite.runner import LiteRTRunner
 
         self.threads = self.options.cpu_threads
         runner = self.runner = LiteRTRunner(artifact, threads=self.threads)

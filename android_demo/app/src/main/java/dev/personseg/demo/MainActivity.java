@@ -3,11 +3,8 @@ package dev.personseg.demo;
 import android.Manifest;
 import android.content.pm.PackageManager;
 import android.graphics.Bitmap;
-import android.graphics.ImageDecoder;
-import android.graphics.Matrix;
 import android.net.Uri;
 import android.os.Bundle;
-import android.util.Size;
 import android.view.View;
 import android.widget.AdapterView;
 import android.widget.ArrayAdapter;
@@ -21,13 +18,7 @@ import androidx.activity.result.ActivityResultLauncher;
 import androidx.activity.result.PickVisualMediaRequest;
 import androidx.activity.result.contract.ActivityResultContracts;
 import androidx.appcompat.app.AppCompatActivity;
-import androidx.camera.core.CameraSelector;
-import androidx.camera.core.ImageAnalysis;
 import androidx.camera.core.ImageProxy;
-import androidx.camera.core.Preview;
-import androidx.camera.core.resolutionselector.AspectRatioStrategy;
-import androidx.camera.core.resolutionselector.ResolutionSelector;
-import androidx.camera.core.resolutionselector.ResolutionStrategy;
 import androidx.camera.lifecycle.ProcessCameraProvider;
 import androidx.camera.view.PreviewView;
 import androidx.core.content.ContextCompat;
@@ -44,7 +35,8 @@ import java.util.concurrent.Executors;
 /**
  * Camera preview with the person mask over it, inference time and FPS, CPU/GPU and thread
  * controls, and gallery photos. Pixels go from CameraX / the gallery into the core's Segmenter
- * and back as a mask; every model detail comes from assets/model.json.
+ * and back as a mask; every model detail comes from assets/model.json. The camera's use cases are
+ * {@link CameraFeed}'s, photo decoding {@link PhotoDecoder}'s.
  *
  * <p>The engine lives on one thread ({@link #inference}): camera frames, photos and engine
  * (re)builds all run there, so the interpreter is never used concurrently.
@@ -54,7 +46,6 @@ public final class MainActivity extends AppCompatActivity {
     private static final int[] THREAD_CHOICES = {1, 2, 4, 8};
     private static final int DEFAULT_THREADS = 4;
     private static final int MAX_PHOTO_SIDE = 1600; // decode big photos smaller: the mask is made at this size
-    private static final Size ANALYSIS_SIZE = new Size(640, 480);
 
     private final ExecutorService inference = Executors.newSingleThreadExecutor();
     private final FrameStats stats = new FrameStats(0.1);
@@ -202,29 +193,11 @@ public final class MainActivity extends AppCompatActivity {
                 status.setText("Camera unavailable: " + e.getMessage());
                 return;
             }
-            // Preview and analysis share the 4:3 aspect ratio, so the overlay's FILL_CENTER lines up with the preview's.
-            AspectRatioStrategy fourByThree = AspectRatioStrategy.RATIO_4_3_FALLBACK_AUTO_STRATEGY;
-            Preview preview = new Preview.Builder()
-                    .setResolutionSelector(new ResolutionSelector.Builder().setAspectRatioStrategy(fourByThree).build())
-                    .build();
-            preview.setSurfaceProvider(previewView.getSurfaceProvider());
-            ImageAnalysis analysis = new ImageAnalysis.Builder()
-                    .setResolutionSelector(new ResolutionSelector.Builder()
-                            .setAspectRatioStrategy(fourByThree)
-                            .setResolutionStrategy(new ResolutionStrategy(ANALYSIS_SIZE,
-                                    ResolutionStrategy.FALLBACK_RULE_CLOSEST_HIGHER_THEN_LOWER))
-                            .build())
-                    .setBackpressureStrategy(ImageAnalysis.STRATEGY_KEEP_ONLY_LATEST)
-                    .setOutputImageFormat(ImageAnalysis.OUTPUT_IMAGE_FORMAT_RGBA_8888)
-                    .setOutputImageRotationEnabled(true) // upright frames: the model was trained on upright people
-                    .build();
-            analysis.setAnalyzer(inference, this::analyze);
-            CameraSelector camera = frontCamera ? CameraSelector.DEFAULT_FRONT_CAMERA : CameraSelector.DEFAULT_BACK_CAMERA;
-            cameraProvider.unbindAll();
+            cameraProvider.unbindAll(); // no frame of the old camera lands after the clear below
             overlay.clear();
             stats.reset();
             try {
-                cameraProvider.bindToLifecycle(this, camera, preview, analysis);
+                CameraFeed.bind(cameraProvider, this, previewView, frontCamera, inference, this::analyze);
             } catch (IllegalArgumentException e) {
                 status.setText("No " + (frontCamera ? "front" : "back") + " camera: " + e.getMessage());
             }
@@ -237,7 +210,7 @@ public final class MainActivity extends AppCompatActivity {
             if (engine == null || showingPhoto) {
                 return;
             }
-            Bitmap frame = upright(image.toBitmap(), image.getImageInfo().getRotationDegrees());
+            Bitmap frame = CameraFeed.upright(image);
             int w = frame.getWidth();
             int h = frame.getHeight();
             if (framePixels.length != w * h) {
@@ -267,16 +240,6 @@ public final class MainActivity extends AppCompatActivity {
         }
     }
 
-    /** CameraX rotates the analysis buffer when it can (rotation then reads 0); otherwise rotate here. */
-    private static Bitmap upright(Bitmap frame, int rotationDegrees) {
-        if (rotationDegrees == 0) {
-            return frame;
-        }
-        Matrix rotate = new Matrix();
-        rotate.postRotate(rotationDegrees);
-        return Bitmap.createBitmap(frame, 0, 0, frame.getWidth(), frame.getHeight(), rotate, false);
-    }
-
     private void segmentPhoto(Uri uri) {
         showingPhoto = true;
         overlay.clear();
@@ -288,7 +251,7 @@ public final class MainActivity extends AppCompatActivity {
                 return;
             }
             try {
-                Bitmap bitmap = decode(uri);
+                Bitmap bitmap = PhotoDecoder.decode(getContentResolver(), uri, MAX_PHOTO_SIDE);
                 int w = bitmap.getWidth();
                 int h = bitmap.getHeight();
                 int[] argb = new int[w * h];
@@ -309,19 +272,6 @@ public final class MainActivity extends AppCompatActivity {
                 runOnUiThread(() -> status.setText("Cannot segment the photo: " + e.getMessage()));
             }
         });
-    }
-
-    /** A software ARGB_8888 bitmap (getPixels needs one), upright (ImageDecoder applies EXIF), at most MAX_PHOTO_SIDE. */
-    private Bitmap decode(Uri uri) throws IOException {
-        Bitmap bitmap = ImageDecoder.decodeBitmap(ImageDecoder.createSource(getContentResolver(), uri), (decoder, info, source) -> {
-            decoder.setAllocator(ImageDecoder.ALLOCATOR_SOFTWARE);
-            int longest = Math.max(info.getSize().getWidth(), info.getSize().getHeight());
-            if (longest > MAX_PHOTO_SIDE) {
-                float scale = MAX_PHOTO_SIDE / (float) longest;
-                decoder.setTargetSize(Math.round(info.getSize().getWidth() * scale), Math.round(info.getSize().getHeight() * scale));
-            }
-        });
-        return bitmap.getConfig() == Bitmap.Config.ARGB_8888 ? bitmap : bitmap.copy(Bitmap.Config.ARGB_8888, false);
     }
 
     private void showLive() {

@@ -2,11 +2,15 @@
 
 PyTorch -> litert_torch.convert -> .tflite with NHWC I/O, run as a subprocess in the converter's own
 environment (export/converter_env.py: its packages conflict with onnx2tf's). int8 is calibrated on the same
-real training images as the onnx2tf route, by one of two quantizers (export/litert_torch_convert.py):
+real training images as the onnx2tf route, by one of two quantizers (convert.py):
 `pt2e` (PT2EQuantizer in PyTorch, the default: the more faithful on the default model, README "Routes to the
 phone") or `aeq` (ai-edge-quantizer's static_wi8_ai8 on the float .tflite). Input and output dtypes
 and quantization are read back from the file into the contract, so int8 I/O is described, never guessed.
-The checks are the onnx2tf route's: fp32 against the ONNX, int8 masks against fp32 with the same floor.
+The checks are the onnx2tf route's: fp32 against the ONNX, int8 masks against fp32 with the same floor
+(export/formats/tflite/checks.py), and export/registry.py sends `--converter litert-torch` jobs here.
+
+This package holds the route's entry (here: export_litert_torch) and convert.py, the conversion itself, which
+runs as `python -m export.formats.litert_torch.convert` in the LiteRT-Torch environment and is never imported.
 """
 from __future__ import annotations
 
@@ -17,12 +21,12 @@ import numpy as np
 
 from train.atomic import atomic_path
 
-from .. import tflite_convert as convert
-from ..contract import write_contract
-from ..converter_env import converter_pins, ensure_env, run_in_env
-from ..job import ExportJob, say
-from ..tflite_metadata import with_metadata
-from .tflite import checked_contract, fp32_onnx
+from ...contract import write_contract
+from ...converter_env import converter_pins, ensure_env, run_in_env
+from ...job import ExportJob, say
+from ..tflite import convert
+from ..tflite.checks import checked_contract, fp32_onnx
+from ..tflite.metadata import with_metadata
 
 CONVERTER = "litert-torch"
 QUANTIZERS = ("pt2e", "aeq")
@@ -38,7 +42,7 @@ def export_litert_torch(job: ExportJob, quantizer: str = DEFAULT_QUANTIZER) -> P
     work.mkdir()
     torch.save(job.model, work / "model.pt")
     h, w = job.imgsz
-    cmd = [str(python), "-m", "export.litert_torch_convert", str(work / "model.pt"), str(work / "model.tflite"),
+    cmd = [str(python), "-m", "export.formats.litert_torch.convert", str(work / "model.pt"), str(work / "model.tflite"),
            "--imgsz", str(h), str(w)]
     int8 = job.precision == "int8"
     if int8:

@@ -12,7 +12,7 @@ import numpy as np
 
 from train.errors import UserError
 
-from .import_order import before_tensorflow, dynamo_too_late
+from ...import_order import before_tensorflow, dynamo_too_late
 
 METHOD = "forward"
 

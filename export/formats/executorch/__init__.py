@@ -5,6 +5,10 @@ masks are checked against the fp32 ONNX on held-out images, with the same floor 
 I/O stays NCHW float32 `input` -> `logits` like the ONNX export: the int8 graph quantizes inside.
 The lowering runs in a spawned child (export/isolated.py): torch._dynamo must not load after TensorFlow
 in one process (export/import_order.py), and a native crash ends the export in one line.
+
+This package holds the format's entry (here: ExecuTorchExporter, the lowering and its checks) and runner.py,
+the one ExecuTorch runner on the host (the export checks, export.fidelity, seg-bench's executorch backend).
+The held-out agreement, the floor and the fp32 ONNX reference are the TFLite routes' (export/formats/tflite/checks.py).
 """
 from __future__ import annotations
 
@@ -14,11 +18,11 @@ import numpy as np
 
 from train.atomic import atomic_path
 
-from ..contract import TensorSpec, write_contract
-from ..errors import ConversionError
-from ..job import ExportJob, say
-from .onnx import INPUT_NAME, OUTPUT_NAME
-from .tflite import describe_fidelity, fp32_onnx, held_out_agreement, isolated_check
+from ...contract import TensorSpec, write_contract
+from ...errors import ConversionError
+from ...job import ExportJob, say
+from ..onnx import INPUT_NAME, OUTPUT_NAME
+from ..tflite.checks import describe_fidelity, fp32_onnx, held_out_agreement, isolated_check
 
 FP32_TOLERANCE = 1e-3  # max |logit difference| to the ONNX, relative to the largest logit
 
@@ -105,7 +109,7 @@ def check_against_onnx(path: Path, onnx_path: Path, imgsz: tuple[int, int]) -> s
     """In a child: the .pte and the ONNX on one random input; refuse an fp32 export that drifted."""
     import onnxruntime as ort
 
-    from ..executorch_runner import ExecuTorchRunner
+    from .runner import ExecuTorchRunner
 
     x = np.random.default_rng(0).standard_normal((1, 3, *imgsz), dtype=np.float32)
     want = ort.InferenceSession(str(onnx_path), providers=["CPUExecutionProvider"]).run(None, {INPUT_NAME: x})[0]

@@ -14,7 +14,7 @@ from typing import Iterable
 
 import numpy as np
 
-from .tflite_rewrite import read_model, write_model
+from .rewrite import read_model, write_model
 
 TAIL_PERCENTILE = 99.999  # per image; 99.99 cut real signal (0.935) and 99.9 the logits themselves (IoU 0)
 SAMPLES_PER_TENSOR = 200_000  # a fixed random subset per tensor and image keeps the percentiles cheap

@@ -6,17 +6,20 @@ verified on every load, so a damaged or swapped file is refused. Stored as safet
 never runs code.
 
     python -m train.default_model --from runs/train/default-effb0/best.pt   # package a trained run
+
+Here: the record and the safetensors format, which checkpoint.py needs to load the default. Packaging a
+run needs checkpoint.py in turn, so it lives in `__main__.py` (what `python -m train.default_model` runs):
+checkpoint -> default_model <- default_model.__main__ -> checkpoint, no circle.
 """
 from __future__ import annotations
 
-import argparse
 import json
 from pathlib import Path
 
-from .atomic import atomic_path, write_text_atomic
-from .errors import UserError, cli_entry
+from ..atomic import atomic_path
+from ..errors import UserError
 
-WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"
+WEIGHTS_DIR = Path(__file__).resolve().parents[1] / "weights"
 REPO_ROOT = WEIGHTS_DIR.parents[1]
 DEFAULT_RECORD = WEIGHTS_DIR / "default.json"
 
@@ -86,66 +89,6 @@ def load_safetensors(path: Path) -> tuple[dict, dict]:
 
 
 def weights_name(encoder: str, imgsz) -> str:
-    from .zoo import short_name
+    from ..zoo import short_name
 
     return f"person-{short_name(encoder)}-{imgsz[0]}{'' if imgsz[0] == imgsz[1] else f'x{imgsz[1]}'}.safetensors"
-
-
-def package(checkpoint: Path, dest: Path | None = None, record: Path = DEFAULT_RECORD) -> dict:
-    """Write `checkpoint`'s model as fp16 safetensors (default: weights/person-ENCODER-SIZE.safetensors) and its
-    record (checksum, metadata); a default of another name that the record named before is removed."""
-    import dataclasses
-
-    import torch
-
-    from .checkpoint import file_sha256, load_checkpoint
-
-    ckpt = load_checkpoint(checkpoint)
-    dest = dest or record.parent / weights_name(ckpt.meta.encoder, ckpt.meta.imgsz)
-    previous = record.parent / json.loads(record.read_text())["file"] if record.is_file() else None
-    meta = dataclasses.asdict(ckpt.meta)
-    meta["source_checkpoint"] = Path(checkpoint).name
-    save_safetensors(dest, ckpt.state["model"], meta, dtype=torch.float16)
-    size = dest.stat().st_size
-    if size > MAX_BYTES:
-        dest.unlink()
-        raise UserError(f"{dest.name} would be {size / 2**20:.1f} MiB, over the {MAX_BYTES / 2**20:.0f} MiB the repository allows")
-    stages = lineage(ckpt)
-    entry = {"file": dest.name, "sha256": file_sha256(dest), "bytes": size, "encoder": ckpt.meta.encoder,
-             "imgsz": list(ckpt.meta.imgsz), "arch": ckpt.meta.arch, "epoch": sum(st["epochs"] for st in stages),
-             "train_hours": round(sum(st["hours"] for st in stages), 2), "val_metrics": ckpt.meta.metrics,
-             "stages": stages}
-    write_text_atomic(record, json.dumps(entry, indent=2) + "\n")
-    if previous is not None and previous.resolve() != dest.resolve():
-        previous.unlink(missing_ok=True)  # one default: the retired one stays reproducible through its recipe
-    return entry
-
-
-def lineage(ckpt) -> list[dict]:
-    """Every training stage behind `ckpt`, oldest first, following `--init-from` while those files are here."""
-    from .checkpoint import load_checkpoint
-
-    parent = ckpt.meta.recipe.get("init_from")
-    earlier = lineage(load_checkpoint(parent)) if parent and Path(parent).is_file() else []
-    history = ckpt.history[:ckpt.meta.epoch]
-    return earlier + [{"checkpoint": Path(ckpt.path).name, "run": Path(ckpt.path).parent.name, "epochs": ckpt.meta.epoch,
-                       "hours": sum(r.get("seconds", 0) for r in history) / 3600, "recipe": ckpt.meta.recipe,
-                       "precision": ckpt.meta.precision, "history": history}]
-
-
-@cli_entry("train.default_model")
-def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m train.default_model", description=__doc__.split("\n\n")[0])
-    p.add_argument("--from", dest="source", type=Path, required=True, help="a seg-train checkpoint (best.pt)")
-    p.add_argument("--force", action="store_true", help="replace the shipped default")
-    args = p.parse_args(argv)
-    if DEFAULT_WEIGHTS.exists() and not args.force:
-        raise UserError(f"{DEFAULT_WEIGHTS} exists (pass --force to replace the shipped default)")
-    entry = package(args.source)
-    print(f"default model: {entry['file']} ({entry['bytes'] / 2**20:.1f} MiB, sha256 {entry['sha256'][:12]}...) "
-          f"from {args.source}, epoch {entry['epoch']}")
-    return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

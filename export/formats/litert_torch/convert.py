@@ -1,6 +1,7 @@
 """Run inside the LiteRT-Torch environment (export/converter_env.py), never in the main one:
 
-    ENV/bin/python -m export.litert_torch_convert MODEL.pt OUT.tflite --imgsz H W [--calib X.npy --quantizer pt2e|aeq]
+    ENV/bin/python -m export.formats.litert_torch.convert MODEL.pt OUT.tflite --imgsz H W
+        [--calib X.npy --quantizer pt2e|aeq]
 
 MODEL.pt is the pickled U-Net (torch.save), X.npy the calibration inputs (N, H, W, 3) float32, already
 normalized as the contract says. I/O is made NHWC (`to_channel_last_io`) like the onnx2tf route, so apps
@@ -80,7 +81,7 @@ def aeq_static_int8(float_model: Path, samples: np.ndarray) -> bytes:
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m export.litert_torch_convert")
+    p = argparse.ArgumentParser(prog="python -m export.formats.litert_torch.convert")
     p.add_argument("model", type=Path)
     p.add_argument("out", type=Path)
     p.add_argument("--imgsz", type=int, nargs=2, required=True)

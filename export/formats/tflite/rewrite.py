@@ -1,7 +1,7 @@
 """Reading and small rewrites of .tflite FlatBuffers (TensorFlow's object API) where no converter does the job."""
 from __future__ import annotations
 
-from .import_order import before_tensorflow
+from ...import_order import before_tensorflow
 
 
 def fix_max_pool_padding(model_bytes: bytes) -> bytes:

@@ -1,10 +1,8 @@
 """TFLite metadata in every .tflite that seg-export writes, so that MediaPipe Tasks' ImageSegmenter (Android, iOS,
 web, Python) reads the model's pre- and post-processing from the file, as it does for MediaPipe's own models.
 
-    python -m export.tflite_metadata write IN OUT SPEC_JSON   # in the writer's environment (export/converter_env.py)
-    python -m export.tflite_metadata read IN                  # MediaPipe's MetadataDisplayer: JSON and packed files
-
-Written by MediaPipe's image_segmenter metadata writer, from the contract:
+Written by MediaPipe's image_segmenter metadata writer (metadata_writer.py, run in its own environment), from
+the contract:
 - input: an RGB image, NormalizationOptions mean = contract mean x pixel_scale and std = contract std x pixel_scale
   (MediaPipe normalizes 0-255 pixels, (p - mean) / std, which is the contract's (p / pixel_scale - mean) / std); the
   image size is the input tensor's shape, where MediaPipe reads it.
@@ -18,13 +16,13 @@ MediaPipe Tasks itself takes one mean/std for all three channels and float32 or 
 from __future__ import annotations
 
 import json
-import sys
 import time
 from pathlib import Path
 
 METADATA_NAME = b"TFLITE_METADATA"  # the model's metadata entry (TFLite's schema)
 ENV_WHAT = "mediapipe-metadata"  # names the writer's log in its work folder
 MEDIAPIPE_THRESHOLD = 0.5  # where MediaPipe's category mask cuts a one-channel confidence mask
+WRITER = "export.formats.tflite.metadata_writer"  # run with -m in the writer's environment
 
 
 def metadata_spec(preprocess, postprocess) -> dict:
@@ -38,16 +36,16 @@ def metadata_spec(preprocess, postprocess) -> dict:
 def with_metadata(model_bytes: bytes, job) -> bytes:
     """The model with its metadata (and its labels file packed in), by MediaPipe's writer in its own environment:
     called where an exporter makes its final bytes, before they are checked and their sha256 goes in the contract."""
-    from .converter_env import MEDIAPIPE_METADATA, ensure_env, run_in_env
-    from .tflite_convert import workspace
-    from .tflite_rewrite import inline_buffers
+    from ...converter_env import MEDIAPIPE_METADATA, ensure_env, run_in_env
+    from .convert import workspace
+    from .rewrite import inline_buffers
 
     python = ensure_env(MEDIAPIPE_METADATA)
     work = workspace() / f"tflite-metadata-{time.monotonic_ns()}"
     work.mkdir()
     (work / "in.tflite").write_bytes(inline_buffers(model_bytes))  # the writer rewrites the FlatBuffer alone
     spec = json.dumps(metadata_spec(job.preprocess, job.postprocess))
-    run_in_env([str(python), "-m", "export.tflite_metadata", "write", "in.tflite", "out.tflite", spec], work, ENV_WHAT)
+    run_in_env([str(python), "-m", WRITER, "write", "in.tflite", "out.tflite", spec], work, ENV_WHAT)
     return (work / "out.tflite").read_bytes()
 
 
@@ -55,11 +53,11 @@ def read_metadata(path: Path) -> dict:
     """{"metadata": the displayer's JSON (the segmenter's options decoded), "files": packed file -> text}."""
     import tempfile
 
-    from .converter_env import MEDIAPIPE_METADATA, ensure_env, run_in_env
+    from ...converter_env import MEDIAPIPE_METADATA, ensure_env, run_in_env
 
     python = ensure_env(MEDIAPIPE_METADATA)
     with tempfile.TemporaryDirectory(prefix="seg-metadata-") as work:
-        return run_in_env([str(python), "-m", "export.tflite_metadata", "read", str(Path(path).resolve())],
+        return run_in_env([str(python), "-m", WRITER, "read", str(Path(path).resolve())],
                           Path(work), ENV_WHAT)
 
 
@@ -98,45 +96,10 @@ def metadata_note(contract) -> str:
 
 
 def tool_versions() -> dict[str, str]:
-    from .converter_env import MEDIAPIPE_METADATA, converter_pins
+    from ...converter_env import MEDIAPIPE_METADATA, converter_pins
 
     return {"mediapipe-metadata-writer": converter_pins(MEDIAPIPE_METADATA.requirements)["mediapipe"]}
 
 
 def _short(values: list[float]) -> str:
     return "[" + ", ".join(f"{v:g}" for v in values) + "]"
-
-
-def _write(source: str, out: str, spec_json: str) -> dict:
-    from mediapipe.tasks.python.metadata.metadata_writers import image_segmenter, metadata_writer
-
-    spec = json.loads(spec_json)
-    writer = image_segmenter.MetadataWriter.create(
-        bytearray(Path(source).read_bytes()), spec["mean"], spec["std"], metadata_writer.Labels().add(spec["labels"]),
-        image_segmenter.Activation[spec["activation"]])
-    model, _ = writer.populate()
-    Path(out).write_bytes(model)
-    return {"bytes": len(model)}
-
-
-def _read(path: str) -> dict:
-    from mediapipe.tasks.python.metadata import metadata
-    from mediapipe.tasks.python.metadata.metadata_writers import image_segmenter
-
-    displayer = metadata.MetadataDisplayer.with_model_file(path)
-    files = {name: displayer.get_associated_file_buffer(name).decode()
-             for name in displayer.get_packed_associated_file_list()}
-    return {"metadata": json.loads(image_segmenter.convert_to_json(displayer.get_metadata_buffer())), "files": files}
-
-
-def main(argv: list[str] | None = None) -> int:
-    """In the writer's environment: one command, its report as one JSON line."""
-    # MediaPipe opens files through TensorFlow when it imports; the main environment's TensorFlow wants numpy 2
-    sys.modules["tensorflow"] = None
-    command, *args = argv if argv is not None else sys.argv[1:]
-    print(json.dumps({"write": _write, "read": _read}[command](*args)))
-    return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

@@ -3,10 +3,10 @@
 - onnx2tf (its direct FlatBuffer backend, in a child process) turns the ONNX into float32 TFLite:
   seconds and a few hundred MB, where its TensorFlow-converter backend took minutes and >9 GB
   for ResNet-152 at 512x512.
-- fp16: the float32 file with float16 constants (export/tflite_rewrite.py), float32 I/O.
-- int8: per-image activation ranges averaged over real images (export/int8_ranges.py; TF's min/max over
-  all images let one outlier set a range), then the MLIR quantizer writes full-integer models (float32
-  or int8 I/O) from that one calibration.
+- fp16: the float32 file with float16 constants (export/formats/tflite/rewrite.py), float32 I/O.
+- int8: per-image activation ranges averaged over real images (export/formats/tflite/int8_ranges.py; TF's
+  min/max over all images let one outlier set a range), then the MLIR quantizer writes full-integer models
+  (float32 or int8 I/O) from that one calibration.
 Intermediates live in one temporary workspace per process, keyed by content, so `--format all`
 converts each ONNX once and calibrates each model once.
 """
@@ -26,11 +26,11 @@ from pathlib import Path
 
 from train.checkpoint import file_sha256
 
-from .errors import ConversionError, describe_error
-from .import_order import before_tensorflow
+from ...errors import ConversionError, describe_error
+from ...import_order import before_tensorflow
+from ...job import say
 from .int8_ranges import averaged_ranges, ranges_to_replace, with_ranges
-from .job import say
-from .tflite_rewrite import fix_max_pool_padding
+from .rewrite import fix_max_pool_padding
 
 _WORKSPACE: Path | None = None
 _FLOAT32: dict[str, "Path | ConversionError"] = {}  # failures too: one try per ONNX
@@ -126,7 +126,7 @@ def _die_with_parent() -> None:
 
 def calibrate(float32: Path, calibration, preprocess, imgsz: tuple[int, int]) -> bytes:
     """The float model annotated with activation ranges: TF's calibrator marks the tensors on a few images,
-    then every tensor gets its per-image range averaged over all of them (export/int8_ranges.py)."""
+    then every tensor gets its per-image range averaged over all of them (export/formats/tflite/int8_ranges.py)."""
     before_tensorflow()
     from tensorflow.lite.python.optimize import calibrator
 
@@ -159,7 +159,7 @@ def quantize(calibrated: bytes, *, int8_io: bool, per_channel: bool = True,
              denylisted_nodes: list[str] | None = None) -> bytes:
     """Full-integer int8 from a calibrated model: float32 or int8 input/output.
 
-    `denylisted_nodes` (output tensor names) stay float: selective quantization (INT8.md).
+    `denylisted_nodes` (output tensor names) stay float: selective quantization (export/INT8.md).
     """
     before_tensorflow()
     import tensorflow as tf
