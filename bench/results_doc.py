@@ -10,6 +10,7 @@ from pathlib import Path
 from train.atomic import atomic_path
 
 from .paper import STUDY_GPU, STUDY_GPU_MS, STUDY_IOU_CAMVID, STUDY_IOU_PORTRAIT, STUDY_NAMES, STUDY_PARAMS_M
+from .speed_table import render as render_speed, speed_answer
 
 # the columns of the latency tables: (runtime, precision, label)
 LATENCY_COLUMNS = (("torch-cpu", "fp32", "torch fp32"), ("ort-cpu", "fp32", "ORT fp32"), ("tflite", "fp32", "LiteRT fp32"),
@@ -199,7 +200,18 @@ def plot(rows: list[dict], path: Path) -> Path:
     return path
 
 
-def render(rows: list[dict], doc: Path) -> list[Path]:
+def speed_section(speed: list[dict]) -> list[str]:
+    """The one-machine speed runs: the only place latencies of different encoders are compared as ratios."""
+    if not speed:
+        return ["No one-machine speed run yet: `python -m bench.speed`, then `seg-results --speed runs/speed/speed.json`.", ""]
+    lines = ["Each run below times every encoder's exports in one seg-bench run per thread count on one machine, so its "
+             "ratios compare; the tables above come from the machines their rows name.", ""]
+    for run in speed:
+        lines += [*render_speed(run), ""]
+    return lines
+
+
+def render(rows: list[dict], doc: Path, speed: list[dict] | None = None) -> list[Path]:
     """Write `doc` and its plot beside it; returns both paths."""
     picture = plot(rows, doc.with_name(PLOT_NAME)) if timed_rows(rows) else None
     machines = sorted({f"trained on {r['device']}, measured on {r['bench_cpu']}" for r in rows})
@@ -211,10 +223,11 @@ def render(rows: list[dict], doc: Path) -> list[Path]:
             "[`train/weights/MODEL_CARD.md`](../train/weights/MODEL_CARD.md).", "",
             "Reproduce: `seg-study --preset cpu` (resumable; hours on 2 cores), then "
             "`seg-results --study runs/study/cpu`.", "",
-            "## The study's question: which encoder to ship?", "", *answer(rows), "",
+            "## The study's question: which encoder to ship?", "", *answer(rows), *speed_answer(speed or []), "",
             "## IoU (Table 4)", "", *iou_table(rows), ""]
     for dataset in sorted({r["dataset"] for r in rows}):
         text += [f"## Latency on {dataset} (Table 5)", "", *latency_table(rows, dataset), ""]
+    text += ["## Speed on one machine", "", *speed_section(speed or [])]
     if picture:
         text += ["## IoU against latency", "", f"![IoU against latency]({picture.name})", ""]
     text += ["## Every format: IoU and agreement with torch fp32", "", *formats_table(rows), "",

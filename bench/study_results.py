@@ -1,6 +1,7 @@
 """`seg-results`: a seg-study folder as data (docs/results.json), and docs/RESULTS.md generated from that data.
 
     seg-results --study runs/study/cpu     collect the study's rows into docs/results.json, then regenerate
+    seg-results --speed runs/speed/speed.json   add a one-machine speed run (python -m bench.speed), then regenerate
     seg-results                            regenerate docs/RESULTS.md and its plot from docs/results.json alone
 
 A row is one encoder x dataset x split of one preset: how it was trained (epochs, optimizer hours,
@@ -52,11 +53,26 @@ def read_results(path: Path) -> dict:
     return validate(document, path)
 
 
-def write_results(path: Path, rows: list[dict]) -> None:
+def write_results(path: Path, rows: list[dict], speed: list[dict]) -> None:
     document = validate({"schema_version": 1, "generated_by": "seg-results --study (bench/study_results.py)",
-                         "rows": rows}, path)
+                         "rows": rows, **({"speed": speed} if speed else {})}, path)
     with atomic_path(path) as tmp:
         tmp.write_text(json.dumps(document, indent=1) + "\n")
+
+
+def merge_speed(old: list[dict], new: dict) -> list[dict]:
+    """Speed runs of other machines or sizes kept; one of the same machine and size replaced."""
+    return [run for run in old if (run["machine"], run["imgsz"]) != (new["machine"], new["imgsz"])] + [new]
+
+
+def read_speed(path: Path) -> dict:
+    """One bench/speed.py speed.json, checked against the schema's speed entry."""
+    try:
+        run = json.loads(path.read_text())
+    except (OSError, ValueError) as e:
+        raise UserError(f"{path}: not a speed.json of python -m bench.speed ({e})") from None
+    validate({"schema_version": 1, "rows": [], "speed": [run]}, path)
+    return run
 
 
 def merge(old: list[dict], new: list[dict]) -> list[dict]:
@@ -243,21 +259,29 @@ def measured_these_exports(bench_out: Path, export_dir: Path) -> bool:
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="seg-results", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--study", type=Path, default=None, help="a seg-study folder to collect (default: only regenerate)")
+    p.add_argument("--speed", type=Path, default=None, help="a speed.json of python -m bench.speed to add")
     p.add_argument("--results", type=Path, default=RESULTS_JSON)
     p.add_argument("--doc", type=Path, default=RESULTS_MD, help="the Markdown generated from --results")
     args = p.parse_args(argv)
+    document = read_results(args.results) if args.results.is_file() else {"rows": []}
+    rows, speed = document["rows"], document.get("speed", [])
     if args.study is not None:
         if not (args.study / "bench").is_dir():
             raise UserError(f"{args.study}: not a seg-study folder (no bench/ inside)")
-        rows = collect(args.study, args.study.name)
-        if not rows:
+        new = collect(args.study, args.study.name)
+        if not new:
             raise UserError(f"{args.study}: no trained and benchmarked encoder yet (train/*/best.pt with bench/*/results.json)")
-        old = read_results(args.results)["rows"] if args.results.is_file() else []
-        write_results(args.results, merge(old, rows))
-        print(f"seg-results: {len(rows)} rows from {args.study} -> {args.results}")
+        rows = merge(rows, new)
+        print(f"seg-results: {len(new)} rows from {args.study} -> {args.results}")
+    if args.speed is not None:
+        speed = merge_speed(speed, read_speed(args.speed))
+        print(f"seg-results: the speed run of {args.speed} -> {args.results}")
+    if args.study is not None or args.speed is not None:
+        write_results(args.results, rows, speed)
     from .results_doc import render
 
-    written = render(read_results(args.results)["rows"], args.doc)
+    document = read_results(args.results)
+    written = render(document["rows"], args.doc, document.get("speed", []))
     print(f"seg-results: {', '.join(str(w) for w in written)} regenerated from {args.results}")
     return 0
 
