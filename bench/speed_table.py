@@ -12,6 +12,13 @@ def p50(entry: dict, column: str, threads: int) -> float | None:
     return next((lat["p50_ms"] for lat in entry["latency"] if (lat["column"], lat["threads"]) == (column, threads)), None)
 
 
+def cell(entry: dict, column: str, threads: int) -> str:
+    if (value := p50(entry, column, threads)) is not None:
+        return f"{value:.1f}"
+    failed = any((f["column"], f["threads"]) == (column, threads) for f in entry.get("failed", []))
+    return "failed" if failed else "-"
+
+
 def columns(result: dict) -> list[str]:
     return list(dict.fromkeys(lat["column"] for e in result["entries"] for lat in e["latency"]))
 
@@ -44,10 +51,14 @@ def render(result: dict) -> list[str]:
              "|---|---|---:|---:|---:|" + "---:|" * len(cols)]
     for e in result["entries"]:
         for t in counts:
-            cells = " | ".join("-" if (v := p50(e, c, t)) is None else f"{v:.1f}" for c in cols)
+            cells = " | ".join(cell(e, c, t) for c in cols)
             lines.append(f"| {STUDY_NAMES.get(e['encoder'], e['encoder'])} | {e['weights']} | {e['gmac']:.2f} | "
                          f"{e['params_m']:.2f} | {t} | {cells} |")
     lines.append("")
+    for e in result["entries"]:
+        for f in e.get("failed", []):
+            lines.append(f"- {STUDY_NAMES.get(e['encoder'], e['encoder'])} {f['column']}, {f['threads']} thread(s), did "
+                         f"not run: {f['why']}")
     for t in counts:
         for c in cols:
             if (line := ratios(result, c, t)) is not None:
@@ -60,10 +71,13 @@ def speed_answer(speed: list[dict]) -> list[str]:
     """The answer's speed bullet per one-machine run: the int8 ratios at the fewest threads, beside the study's."""
     lines = []
     for run in speed:
-        line = ratios(run)
-        if line is not None:
+        # int8 where every encoder ran it, else the first column that all ran
+        preferred = [RATIO_COLUMN] + [c for c in columns(run) if c != RATIO_COLUMN]
+        column = next((c for c in preferred if ratios(run, c) is not None), None)
+        if column is not None:
+            line = ratios(run, column)
             weights = sorted({e["weights"].split(" ")[0] for e in run["entries"]})
-            lines.append(f"- **speed** ({RATIO_COLUMN}, {min(thread_counts(run))} thread, {run['imgsz'][0]}x"
+            lines.append(f"- **speed** ({column}, {min(thread_counts(run))} thread, {run['imgsz'][0]}x"
                          f"{run['imgsz'][1]}, one run on {run['machine']}, {' and '.join(weights)} weights): {line}; "
                          f"the study on its GPU: {study_ratios()}.")
     return lines

@@ -61,10 +61,27 @@ def test_a_real_speed_run_lands_in_results_md(tmp_path):
     assert all(lat["threads"] == 1 and lat["p50_ms"] > 0 for lat in entry["latency"])
     results, doc = tmp_path / "results.json", tmp_path / "RESULTS.md"
     shutil.copy(ROOT / "docs" / "results.json", results)
-    rows = read_results(results)["rows"]
+    before = read_results(results)
     assert seg_results(["--speed", str(out / "speed.json"), "--results", str(results), "--doc", str(doc)]) == 0
     document = read_results(results)
-    assert document["rows"] == rows and document["speed"] == [run]  # the study's rows kept beside it
+    # the study's rows and the committed 256x256 speed run kept beside it (another size)
+    assert document["rows"] == before["rows"] and document["speed"] == before.get("speed", []) + [run]
     text = doc.read_text()
     section = text.split("## Speed on one machine")[1]
     assert run["machine"] in section and "| EfficientNet-B0 | untrained |" in section
+
+
+def test_a_row_that_did_not_run_shows_and_the_answer_falls_back_to_a_column_every_encoder_ran():
+    from bench.speed_table import speed_answer
+
+    run = run_of("CPU A", {"resnext50": 10.0, "efficientnet-b0": 5.0, "resnet152": 20.0})
+    for e in run["entries"]:
+        e["latency"].append({"column": "LiteRT fp32", "threads": 1, "p50_ms": 2 * e["latency"][0]["p50_ms"],
+                             "mean_ms": 1.0})
+    resnet = run["entries"][2]
+    resnet["latency"] = [lat for lat in resnet["latency"] if lat["column"] != "LiteRT int8"]
+    resnet["failed"] = [{"column": "LiteRT int8", "threads": 1, "why": "XNNPACK refused it"}]
+    text = "\n".join(render(run))
+    assert "| ResNet-152 | untrained | 1.00 | 1.00 | 1 | failed | 40.0 |" in text and "XNNPACK refused it" in text
+    (answer,) = speed_answer([run])
+    assert "LiteRT fp32" in answer and "ResNeXt-50 1.00 : EfficientNet-B0 0.50 : ResNet-152 2.00" in answer
