@@ -181,10 +181,15 @@ def _davis_selection(stages: list[dict]) -> str:
             "optimistic; CCP test, the portraits and CamVid never chose anything.")
 
 
+def _below_floor(fidelity) -> list[str]:
+    """The held-out sets on which the int8 masks fall under seg-export's agreement floor."""
+    return [s["held_out"] for s in fidelity.sets if s["agreement"] < DEFAULT_MIN_AGREEMENT]
+
+
 def _precision_to_ship(fidelity) -> str:
-    """int8 where its masks hold the 0.98 floor on every held-out set, else fp16 (fp32's masks, half the bytes)."""
-    held = fidelity is not None and fidelity.sets and all(s["agreement"] >= DEFAULT_MIN_AGREEMENT for s in fidelity.sets)
-    return "int8" if held else "fp16"
+    """int8 where its masks hold the floor on every held-out set, else fp16 (fp32's masks, half the bytes)."""
+    measured = fidelity is not None and bool(fidelity.sets)
+    return "int8" if measured and not _below_floor(fidelity) else "fp16"
 
 
 def _fidelity_line(fidelity) -> str:
@@ -192,10 +197,10 @@ def _fidelity_line(fidelity) -> str:
     if fidelity is None or not fidelity.sets:
         return "agreement with fp32 not measured here (no held-out sets)."
     each = ", ".join(f"{s['held_out']} {s['agreement']:.4f}" for s in fidelity.sets)
-    below = [s["held_out"] for s in fidelity.sets if s["agreement"] < DEFAULT_MIN_AGREEMENT]
-    verdict = (f"below seg-export's 0.98 floor on {', '.join(below)}: an export held to the floor on those sets "
-               "(`--holdout`) stops there, and the fp16 file keeps fp32's masks" if below
-               else "every set clears seg-export's 0.98 floor")
+    below = _below_floor(fidelity)
+    verdict = (f"below seg-export's {DEFAULT_MIN_AGREEMENT} floor on {', '.join(below)}: an export held to the floor on "
+               "those sets (`--holdout`) stops there, and the fp16 file keeps fp32's masks" if below
+               else f"every set clears seg-export's {DEFAULT_MIN_AGREEMENT} floor")
     return f"person-mask agreement with fp32 per held-out set: {each}; {verdict}."
 
 

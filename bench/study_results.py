@@ -263,7 +263,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--results", type=Path, default=RESULTS_JSON)
     p.add_argument("--doc", type=Path, default=RESULTS_MD, help="the Markdown generated from --results")
     args = p.parse_args(argv)
-    document = read_results(args.results) if args.results.is_file() else {"rows": []}
+    adding = args.study is not None or args.speed is not None
+    # regenerating alone needs the file (read_results says so); adding may start it
+    document = read_results(args.results) if args.results.is_file() or not adding else {"rows": []}
     rows, speed = document["rows"], document.get("speed", [])
     if args.study is not None:
         if not (args.study / "bench").is_dir():
@@ -276,12 +278,11 @@ def main(argv: list[str] | None = None) -> int:
     if args.speed is not None:
         speed = merge_speed(speed, read_speed(args.speed))
         print(f"seg-results: the speed run of {args.speed} -> {args.results}")
-    if args.study is not None or args.speed is not None:
-        write_results(args.results, rows, speed)
+    if adding:
+        write_results(args.results, rows, speed)  # validated before it is written
     from .results_doc import render
 
-    document = read_results(args.results)
-    written = render(document["rows"], args.doc, document.get("speed", []))
+    written = render(rows, args.doc, speed)
     print(f"seg-results: {', '.join(str(w) for w in written)} regenerated from {args.results}")
     return 0
 
